@@ -1,0 +1,226 @@
+"""Five small generative image models in one Space: cats, anime <-> real faces, handwriting, faces and cars.
+
+UI only: each handler validates its input, calls a model's `sample` / `transfer` interface from `genmodels`, and
+turns tensors into PIL images. Models load lazily, once; a tab whose weights are missing says so, and its API call
+raises a clear error while the other tabs keep working.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import gradio as gr  # noqa: E402
+import spaces  # noqa: E402
+from PIL import Image, ImageOps  # noqa: E402
+
+from genmodels import REGISTRY, WeightsNotFound, load, to_pil  # noqa: E402
+from genmodels.base import from_pil  # noqa: E402
+from genmodels.registry import CAR_VIEWS, DOMAINS, SPACE, available, card_metrics  # noqa: E402
+from genmodels.writing import MAX_CHARS, parse_text, write  # noqa: E402
+
+DESCRIPTION = """# Five small generative models
+Cat faces, anime <-> real face transfer, handwriting, human faces and cars: small models trained from scratch on
+real data, fast enough for a free CPU. Every button is also an API endpoint: see *Use via API* at the bottom."""
+
+TAB_MODELS = {  # tab -> the models it needs (the first is the one whose absence disables the tab)
+    "Cats": ["cats", "cats-vae"],
+    "Anime <-> Real": ["transfer", "transfer-classifier"],
+    "Handwriting": ["handwriting"],
+    "Faces": ["faces"],
+    "Cars": ["cars"],
+}
+CAT_MODELS = {"GAN (default)": "cats", "VAE (original method)": "cats-vae"}
+MAX_SEED = 2**31 - 1
+CSS = ".pixelated img { image-rendering: pixelated; }"
+
+
+def friendly_errors(handler):
+    """Turn the errors users can cause into a clear message (gr.Error) instead of a stack trace."""
+
+    @functools.wraps(handler)
+    def wrapper(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except gr.Error:
+            raise
+        except WeightsNotFound as error:
+            raise gr.Error(f"This model is not trained yet, so it cannot run here. ({error})") from None
+        except ValueError as error:
+            raise gr.Error(str(error)) from None
+
+    return wrapper
+
+
+def check_seed(seed) -> int:
+    if seed is None or not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+    return int(seed)
+
+
+def check_count(n, low: int, high: int) -> int:
+    if n is None or not low <= int(n) <= high:
+        raise ValueError(f"The number of images must be from {low} to {high}.")
+    return int(n)
+
+
+# ---- handlers: one per API endpoint ------------------------------------------------------------------------------
+@friendly_errors
+@spaces.GPU
+def sample_cats(n: int = 16, seed: int = 0, truncation: float = 1.0, model: str = "GAN (default)") -> list[Image.Image]:
+    """`n` 64x64 cat faces from `seed`; `truncation` < 1 trades variety for quality."""
+    if model not in CAT_MODELS:
+        raise ValueError(f"Unknown model {model!r}; choose one of: {', '.join(CAT_MODELS)}.")
+    generator = load(CAT_MODELS[model])
+    n, seed = check_count(n, 1, 64), check_seed(seed)
+    if CAT_MODELS[model] == "cats":
+        return to_pil(generator.sample(n, seed=seed, truncation=float(truncation)))
+    return to_pil(generator.sample(n, seed=seed, temperature=float(truncation)))
+
+
+@friendly_errors
+@spaces.GPU
+def transfer(image: Image.Image | None, source: str = "real", target: str = "anime") -> tuple[Image.Image, Image.Image]:
+    """The face crop that was used and the face re-drawn in the `target` domain."""
+    if image is None:
+        raise ValueError("Upload an image first.")
+    model = load("transfer")
+    if source == "auto":
+        classifier = load("transfer-classifier")
+        source = classifier.labels[int(classifier.predict(from_pil([image], classifier.config.resolution)).argmax())]
+    for label in (source, target):
+        if label not in model.labels:
+            raise ValueError(f"Unknown label {label!r}; choose one of: {', '.join(model.labels)}.")
+    crop = ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), (256, 256), Image.Resampling.LANCZOS)
+    out = model.transfer(from_pil([crop], model.config.resolution), source, target)
+    return crop, to_pil(out[0]).resize((256, 256), Image.Resampling.LANCZOS)
+
+
+@friendly_errors
+@spaces.GPU
+def write_text(text: str, seed: int = 0, one_hand: bool = True) -> Image.Image:
+    """`text` (0-9, A-Z, a-z, spaces) written by the handwriting GAN, dark ink on light paper."""
+    text = parse_text(text)
+    image = to_pil(write(load("handwriting"), text, seed=check_seed(seed), one_hand=bool(one_hand)))
+    return ImageOps.invert(image).resize((image.width * 3, image.height * 3), Image.Resampling.LANCZOS)
+
+
+@friendly_errors
+@spaces.GPU
+def sample_faces(n: int = 16, seed: int = 0, temperature: float = 1.0) -> list[Image.Image]:
+    """`n` 64x64 faces decoded from prior draws; `temperature` scales the latent."""
+    return to_pil(load("faces").sample(check_count(n, 1, 64), seed=check_seed(seed), temperature=float(temperature)))
+
+
+@friendly_errors
+@spaces.GPU
+def sample_cars(view: str = "front-left", n: int = 8, seed: int = 0) -> list[Image.Image]:
+    """`n` 64x64 cars seen from `view`."""
+    if view not in CAR_VIEWS:
+        raise ValueError(f"Unknown view {view!r}; choose one of: {', '.join(CAR_VIEWS)}.")
+    n = check_count(n, 1, 64)
+    return to_pil(load("cars").sample(n, seed=check_seed(seed), labels=[view] * n))
+
+
+# ---- UI ----------------------------------------------------------------------------------------------------------
+def missing_notice(tab: str) -> None:
+    """A visible note on a tab whose model has no weights here yet."""
+    if not available(TAB_MODELS[tab][0]):
+        gr.Markdown(f"⚠️ **Not trained yet.** The {tab} model has no weights in this Space yet; this tab will work "
+                    "once they are added (`weights/` or the Hub repo in `spaces.yaml`).")  # fmt: skip
+
+
+def seed_row(label: str = "Seed"):
+    with gr.Row():
+        seed = gr.Number(value=0, label=label, precision=0, minimum=0, maximum=MAX_SEED, scale=4)
+        dice = gr.Button("🎲 Random", scale=1)
+    dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private")
+    return seed
+
+
+def about() -> str:
+    rows = []
+    for name, spec in REGISTRY.items():
+        metrics = ", ".join(f"{k} = {v:.4g}" for k, v in card_metrics(name).items()) or "not measured yet"
+        status = "ready" if available(name) else "not trained yet"
+        data = ", ".join(SPACE["models"][name]["datasets"])
+        rows.append(f"| `{name}` | {spec.description} | {data} | {status} | {metrics} |")
+    return ("| model | what it is | trained on | status | measured |\n|---|---|---|---|---|\n" + "\n".join(rows)
+            + "\n\nMetrics come from each model card (`weights/<name>/README.md`), written by `python -m train.evaluate`.")  # fmt: skip
+
+
+def build() -> gr.Blocks:
+    with gr.Blocks(title=SPACE["space"]["title"]) as demo:
+        gr.Markdown(DESCRIPTION)
+        with gr.Tab("Cats"):
+            missing_notice("Cats")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    cat_model = gr.Radio(list(CAT_MODELS), value="GAN (default)", label="Model")
+                    cat_n = gr.Slider(1, 64, value=16, step=1, label="Number of images")
+                    cat_seed = seed_row()
+                    cat_trunc = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Truncation / temperature")
+                    cat_go = gr.Button("Generate cats", variant="primary")
+                cat_out = gr.Gallery(label="Cats", columns=8, elem_classes="pixelated", scale=3)
+            cat_go.click(sample_cats, [cat_n, cat_seed, cat_trunc, cat_model], cat_out, api_name="sample_cats")
+
+        with gr.Tab("Anime <-> Real"):
+            missing_notice("Anime <-> Real")
+            with gr.Row():
+                with gr.Column():
+                    tr_image = gr.Image(type="pil", label="Photo or anime face", sources=["upload", "webcam", "clipboard"])
+                    tr_source = gr.Radio(["auto", *DOMAINS], value="auto", label="The image is")
+                    tr_target = gr.Radio(DOMAINS, value="anime", label="Turn it into")
+                    tr_go = gr.Button("Transfer", variant="primary")
+                tr_crop = gr.Image(label="Face used", format="png")
+                tr_out = gr.Image(label="Transferred", format="png")
+            tr_go.click(transfer, [tr_image, tr_source, tr_target], [tr_crop, tr_out], api_name="transfer")
+
+        with gr.Tab("Handwriting"):
+            missing_notice("Handwriting")
+            hw_text = gr.Textbox(value="Hello World 2026", label=f"Text (0-9, A-Z, a-z, spaces; up to {MAX_CHARS})",
+                                 max_length=MAX_CHARS)  # fmt: skip
+            with gr.Row():
+                with gr.Column():
+                    hw_seed = seed_row("Handwriting seed")
+                with gr.Column():
+                    hw_hand = gr.Checkbox(value=True, label="One hand (same style for every character)")
+            hw_go = gr.Button("Write", variant="primary")
+            hw_out = gr.Image(label="Written", format="png")
+            hw_go.click(write_text, [hw_text, hw_seed, hw_hand], hw_out, api_name="write")
+
+        with gr.Tab("Faces"):
+            missing_notice("Faces")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    face_n = gr.Slider(1, 64, value=16, step=1, label="Number of faces")
+                    face_seed = seed_row()
+                    face_temp = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
+                    face_go = gr.Button("Generate faces", variant="primary")
+                face_out = gr.Gallery(label="Faces", columns=8, elem_classes="pixelated", scale=3)
+            face_go.click(sample_faces, [face_n, face_seed, face_temp], face_out, api_name="sample_faces")
+
+        with gr.Tab("Cars"):
+            missing_notice("Cars")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    car_view = gr.Dropdown(CAR_VIEWS, value="front-left", label="Viewpoint")
+                    car_n = gr.Slider(1, 64, value=8, step=1, label="Number of cars")
+                    car_seed = seed_row()
+                    car_go = gr.Button("Generate cars", variant="primary")
+                car_out = gr.Gallery(label="Cars", columns=8, elem_classes="pixelated", scale=3)
+            car_go.click(sample_cars, [car_view, car_n, car_seed], car_out, api_name="sample_cars")
+
+        with gr.Tab("About"):
+            gr.Markdown(about())
+    return demo.queue(max_size=64, default_concurrency_limit=2)
+
+
+demo = build()
+
+if __name__ == "__main__":
+    # Host and port follow Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, defaulting to 127.0.0.1:7860.
+    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), css=CSS, theme=gr.themes.Soft())

@@ -1,0 +1,130 @@
+"""Latency, cold start and peak memory of every endpoint; prints a Markdown table. Not run in CI.
+
+    HF_HUB_OFFLINE=1 python bench/bench.py            # the bundled weights
+    HF_HUB_OFFLINE=1 python bench/bench.py --tiny     # tiny random weights (plumbing only, before models exist)
+
+- model: the model call alone (`sample` / `transfer` / `write`), in-process, median of --repeats;
+- handler: the app's handler (validation, model, PIL conversion), in-process;
+- client: the same request through gradio_client against `python app.py` in a subprocess;
+- cold start: subprocess start to the first answer of that endpoint; peak RSS: the server's VmHWM at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def endpoints(photo: str):
+    """(api_name, model name, handler args, model-only call) for every endpoint."""
+    import torch
+    from PIL import Image
+
+    from genmodels import load
+    from genmodels.base import from_pil
+    from genmodels.writing import write
+
+    text = "The quick brown fox 0123456789 ab"[:32]
+    face = from_pil([Image.open(photo)], 64)
+    return [
+        ("/sample_cats", "cats", (16, 0, 1.0, "GAN (default)"), lambda: load("cats").sample(16, seed=0)),
+        ("/transfer", "transfer", (photo, "real", "anime"),
+         lambda: load("transfer").transfer(torch.nn.functional.interpolate(face, load("transfer").config.resolution), "real", "anime")),
+        ("/write", "handwriting", (text, 0, True), lambda: write(load("handwriting"), text, seed=0)),
+        ("/sample_faces", "faces", (16, 0, 1.0), lambda: load("faces").sample(16, seed=0)),
+        ("/sample_cars", "cars", ("front-left", 8, 0), lambda: load("cars").sample(8, seed=0, labels=["front-left"] * 8)),
+    ]  # fmt: skip
+
+
+def serve(port: int) -> subprocess.Popen:
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port))
+    return subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def first_answer(port: int, api_name: str, args, started: float, timeout: float = 180) -> float:
+    from gradio_client import Client, handle_file
+
+    args = tuple(handle_file(a) if isinstance(a, str) and a.endswith(".png") else a for a in args)
+    while time.time() - started < timeout:
+        try:
+            Client(f"http://127.0.0.1:{port}/", verbose=False).predict(*args, api_name=api_name)
+            return time.time() - started
+        except Exception:
+            time.sleep(0.2)
+    raise TimeoutError(f"{api_name} did not answer in {timeout} s")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny", action="store_true", help="benchmark tiny random weights")
+    parser.add_argument("--repeats", type=int, default=20)
+    options = parser.parse_args()
+    if options.tiny:
+        from genmodels.registry import REGISTRY, build_tiny
+
+        folder = Path(tempfile.mkdtemp())
+        for name in REGISTRY:
+            build_tiny(name).save_pretrained(folder / name)
+        os.environ["GENMODELS_WEIGHTS_DIR"] = str(folder)
+
+    import torch
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    import app
+    from genmodels.registry import available
+
+    photo = str(Path(tempfile.mkdtemp()) / "photo.png")
+    Image.new("RGB", (1024, 768), (180, 140, 120)).save(photo)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {'tiny' if options.tiny else 'bundled'} weights")
+    rows = ["| endpoint | model ms | handler ms | client ms | cold start s | server peak RSS MiB |", "|---|---|---|---|---|---|"]
+    for api_name, name, args, model_call in endpoints(photo):
+        if not available(name):
+            rows.append(f"| {api_name} | no weights | | | | |")
+            continue
+        handler = {"/sample_cats": app.sample_cats, "/transfer": app.transfer, "/write": app.write_text,
+                   "/sample_faces": app.sample_faces, "/sample_cars": app.sample_cars}[api_name]  # fmt: skip
+        handler_args = tuple(Image.open(a) if isinstance(a, str) and a.endswith(".png") else a for a in args)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        started = time.time()
+        server = serve(port)
+        try:
+            cold = first_answer(port, api_name, args, started)
+            client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+            remote = tuple(handle_file(a) if isinstance(a, str) and a.endswith(".png") else a for a in args)
+            client_ms = median_ms(lambda: client.predict(*remote, api_name=api_name), max(options.repeats // 4, 3))
+            peak = next(line for line in Path(f"/proc/{server.pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
+        finally:
+            server.terminate()
+            server.wait()
+        rows.append(f"| {api_name} | {median_ms(model_call, options.repeats):.1f} | "
+                    f"{median_ms(lambda: handler(*handler_args), options.repeats):.1f} | {client_ms:.1f} | {cold:.1f} | "
+                    f"{int(peak.split()[1]) // 1024} |")  # fmt: skip
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()

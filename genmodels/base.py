@@ -1,0 +1,89 @@
+"""The contract every shipped model follows, and the few tensor helpers they share.
+
+Tensors inside `genmodels` are NCHW in [-1, 1]; PIL images exist only at the edge (`to_pil`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from diffusers import ConfigMixin, ModelMixin
+
+
+class GenerativeModel(ModelMixin, ConfigMixin):
+    """A Hub-native model: `save_pretrained` writes config.json + safetensors, `from_pretrained` reads a folder or
+    a Hub id. Subclasses decorate `__init__` with `@register_to_config` and implement `sample` (or `transfer`)."""
+
+    @property
+    def labels(self) -> list[str]:
+        """Names of the conditions a conditional model knows, in index order (empty when unconditional)."""
+        return list(self.config.get("labels") or [])
+
+    def label_ids(self, labels) -> torch.Tensor:
+        """Turn label names or indices into a LongTensor of indices; unknown names raise ValueError."""
+        names = self.labels
+        ids = []
+        for label in labels:
+            if isinstance(label, str):
+                if label not in names:
+                    raise ValueError(f"unknown label {label!r}; known: {', '.join(names)}")
+                label = names.index(label)
+            ids.append(int(label))
+        return torch.tensor(ids, dtype=torch.long, device=self.device)
+
+
+def noise(shape: tuple[int, ...], seed: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Standard normal noise drawn on the CPU from `seed`, so the same seed gives the same picture on every device."""
+    generator = torch.Generator().manual_seed(int(seed))
+    return torch.randn(shape, generator=generator).to(device)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+    """Spherical interpolation between two latent vectors (D,) -> (steps, D); Gaussian latents live near a sphere."""
+    t = torch.linspace(0, 1, steps, device=a.device)[:, None]
+    omega = torch.arccos(torch.clamp((a / a.norm()) @ (b / b.norm()), -1.0, 1.0))
+    if omega.abs() < 1e-4:  # nearly parallel: plain lerp is exact enough and avoids dividing by ~0
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
+
+
+def image_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
+    """Tile (N, C, H, W) images into one (C, H', W') image, `nrow` per row (default: square-ish)."""
+    n, c, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    grid = images.new_full((c, rows * (h + padding) + padding, nrow * (w + padding) + padding), pad_value)
+    for i in range(n):
+        y, x = divmod(i, nrow)
+        top, left = padding + y * (h + padding), padding + x * (w + padding)
+        grid[:, top : top + h, left : left + w] = images[i]
+    return grid
+
+
+def to_pil(images: torch.Tensor):
+    """(N, C, H, W) or (C, H, W) tensors in [-1, 1] -> a list of PIL images (or one image for a 3-D input)."""
+    from PIL import Image
+
+    single = images.dim() == 3
+    batch = images[None] if single else images
+    array = ((batch.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    array = array.permute(0, 2, 3, 1).numpy()
+    pils = [Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a) for a in array]
+    return pils[0] if single else pils
+
+
+def from_pil(images, size: int, channels: int = 3) -> torch.Tensor:
+    """PIL images -> (N, C, size, size) float tensor in [-1, 1] (resized with antialiasing, converted to RGB or L)."""
+    import numpy as np
+    from PIL import Image
+
+    mode = "RGB" if channels == 3 else "L"
+    arrays = []
+    for image in images:
+        image = image.convert(mode)
+        if image.size != (size, size):
+            image = image.resize((size, size), Image.Resampling.LANCZOS)
+        arrays.append(np.asarray(image, dtype=np.uint8).reshape(size, size, channels))
+    batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float()
+    return batch / 127.5 - 1

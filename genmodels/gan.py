@@ -1,0 +1,122 @@
+"""DCGAN-style generator with optional class conditioning, and its spectrally normalised projection discriminator.
+
+One family serves three tabs: unconditional cat faces (`num_classes=0`), handwriting (62 characters) and cars
+(viewpoints). The discriminator is used only in training and is never shipped.
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers.configuration_utils import register_to_config
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .base import GenerativeModel, noise, slerp
+
+
+def upsample_plan(resolution: int) -> tuple[int, int]:
+    """(base_size, n_upsamples): halve `resolution` down to a side of at most 7 (64 -> 4, 28 -> 7, 16 -> 4)."""
+    size, steps = resolution, 0
+    while size % 2 == 0 and size > 7:
+        size, steps = size // 2, steps + 1
+    return size, steps
+
+
+class ConditionalNorm(nn.Module):
+    """BatchNorm whose gain and bias come from the class label (conditional BN, de Vries et al. 2017);
+    plain affine BatchNorm when the model is unconditional."""
+
+    def __init__(self, channels: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0)
+        self.embed = nn.Embedding(num_classes, 2 * channels) if num_classes else None
+        if self.embed is not None:
+            nn.init.ones_(self.embed.weight[:, :channels])  # start as identity: gain 1, bias 0
+            nn.init.zeros_(self.embed.weight[:, channels:])
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        x = self.bn(x)
+        if self.embed is None:
+            return x
+        gain, bias = self.embed(y)[:, :, None, None].chunk(2, dim=1)
+        return x * gain + bias
+
+
+class Generator(GenerativeModel):
+    """z (and a label) -> image in [-1, 1]. `sample(n, seed=..., labels=..., truncation=...)` is the app's entry point."""
+
+    @register_to_config
+    def __init__(
+        self,
+        resolution: int = 64,
+        out_channels: int = 3,
+        latent_dim: int = 128,
+        base_channels: int = 64,
+        num_classes: int = 0,
+        labels: list[str] | None = None,
+    ):
+        super().__init__()
+        size, steps = upsample_plan(resolution)
+        widths = [base_channels * 2 ** max(steps - 1 - i, 0) for i in range(steps + 1)]  # 512,256,128,64,64 @64px
+        self.project = nn.Linear(latent_dim + (latent_dim if num_classes else 0), widths[0] * size * size)
+        self.class_embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        self.norms = nn.ModuleList([ConditionalNorm(w, num_classes) for w in widths])
+        self.ups = nn.ModuleList(
+            nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1, bias=False) for w_in, w_out in zip(widths, widths[1:])
+        )
+        self.to_image = nn.Conv2d(widths[-1], out_channels, 3, padding=1)
+        self.base_shape = (widths[0], size, size)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.class_embed is not None:
+            z = torch.cat([z, self.class_embed(y)], dim=1)
+        h = self.project(z).view(-1, *self.base_shape)  # (base_channels * 2^k) x base x base
+        h = torch.relu(self.norms[0](h, y))
+        for up, norm in zip(self.ups, self.norms[1:]):
+            h = torch.relu(norm(up(h), y))  # each step doubles the side and halves the width
+        return torch.tanh(self.to_image(h))  # out_channels x resolution x resolution
+
+    def latents(self, n: int, seed: int, truncation: float = 1.0) -> torch.Tensor:
+        """n latent vectors from `seed`, pulled towards the mean by `truncation` (1 = untouched, smaller = safer)."""
+        return noise((n, self.config.latent_dim), seed, self.device) * truncation
+
+    def default_labels(self, n: int) -> torch.Tensor | None:
+        """Classes cycled in order (0, 1, ..., 0, 1, ...): the labels used when a conditional sample names none."""
+        return torch.arange(n, device=self.device) % self.config.num_classes if self.config.num_classes else None
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: int = 0, labels=None, truncation: float = 1.0) -> torch.Tensor:
+        """n images from `seed`; `labels` (names or ids, one per image) for a conditional model."""
+        y = self.label_ids(labels) if labels is not None else self.default_labels(n)
+        return self(self.latents(n, seed, truncation), y)
+
+    @torch.no_grad()
+    def interpolate(self, seed_a: int, seed_b: int, steps: int, *, label=None) -> torch.Tensor:
+        """Images along the great circle between the latents of two seeds."""
+        z = slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], steps)
+        y = self.label_ids([label] * steps) if label is not None else self.default_labels(steps)
+        return self(z, y)
+
+
+class Discriminator(nn.Module):
+    """Image (and label) -> realness score: strided spectral-norm convs, global sum pooling, and the projection
+    term of Miyato & Koyama 2018 (`<embed(y), h>`) for conditional models. Training only."""
+
+    def __init__(self, resolution=64, in_channels=3, base_channels=64, num_classes=0, use_spectral_norm=True):
+        super().__init__()
+        sn = spectral_norm if use_spectral_norm else (lambda module: module)
+        _, steps = upsample_plan(resolution)
+        widths = [base_channels * 2 ** min(i, steps - 1) for i in range(steps + 1)]  # the generator's mirror
+        layers = [sn(nn.Conv2d(in_channels, widths[0], 3, padding=1)), nn.LeakyReLU(0.2)]
+        for w_in, w_out in zip(widths, widths[1:]):
+            layers += [sn(nn.Conv2d(w_in, w_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.head = sn(nn.Linear(widths[-1], 1))
+        self.class_embed = sn(nn.Embedding(num_classes, widths[-1])) if num_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x).sum(dim=(2, 3))  # (N, widest)
+        out = self.head(h).squeeze(1)
+        if self.class_embed is not None:
+            out = out + (self.class_embed(y) * h).sum(dim=1)
+        return out

@@ -1,0 +1,70 @@
+"""The training toolkit: flags, balanced streaming batches, and a smoke run with checkpoint and resume."""
+
+import json
+from collections import Counter
+
+import pytest
+import torch
+
+from genmodels.gan import Generator
+from train import handwriting
+from train.config import parse
+from train.data import Batches, ExampleStream, image_to_tensor, open_stream
+from train.loop import flatten_optimizer, unflatten_optimizer
+
+from .conftest import make_image_dataset
+
+
+def test_flags_come_from_the_dataclass_with_comment_help(capsys):
+    config = parse(handwriting.Config, ["--max-steps", "7", "--datasets", "a", "b", "--no-fp16-weights"])
+    assert (config.max_steps, config.datasets, config.fp16_weights, config.batch_size) == (7, ["a", "b"], False, 128)
+    with pytest.raises(SystemExit):
+        parse(handwriting.Config, ["--help"])
+    assert "generator Adam learning rate" in capsys.readouterr().out
+
+
+def test_balanced_batches_draw_classes_uniformly(tmp_path):
+    labels = [0] * 180 + [1] * 20  # 9:1 imbalance
+    folder = make_image_dataset(tmp_path, len(labels), size=8, labels=labels)
+    stream = ExampleStream(open_stream(str(folder), seed=0), lambda ex: (image_to_tensor(ex["image"], 8, 1), ex["label"]))
+    batches = Batches(stream, 50, balance=True, seed=0)
+    counts = Counter(label for _ in range(20) for label in next(batches)[1].tolist())
+    assert 0.4 < counts[1] / 1000 < 0.6
+    images, _ = next(batches)
+    assert images.shape == (50, 1, 8, 8) and images.min() >= -1 and images.max() <= 1
+
+
+def test_optimizer_state_survives_the_safetensors_flattening():
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters(), betas=(0.0, 0.9))
+    model(torch.ones(1, 3)).sum().backward()
+    optimizer.step()
+    tensors, rest = flatten_optimizer(optimizer.state_dict(), "opt")
+    restored = torch.optim.Adam(model.parameters())
+    restored.load_state_dict(unflatten_optimizer(tensors, json.loads(json.dumps(rest)), "opt"))
+    for key in ("exp_avg", "exp_avg_sq", "step"):
+        torch.testing.assert_close(restored.state[model.weight][key], optimizer.state[model.weight][key])
+    assert restored.param_groups[0]["betas"] == [0.0, 0.9]
+
+
+def test_smoke_run_checkpoints_resumes_and_writes_a_loadable_model(tiny_digits, tmp_path):
+    common = ["--datasets", str(tiny_digits), "--output-dir", str(tmp_path / "run"), "--weights-dir",
+              str(tmp_path / "weights"), "--batch-size", "8", "--latent-dim", "8", "--g-channels", "4",
+              "--d-channels", "4", "--log-every", "1", "--sample-every", "2", "--checkpoint-every", "2"]  # fmt: skip
+    handwriting.main([*common, "--max-steps", "4"])
+    assert [p.name for p in sorted((tmp_path / "run" / "checkpoints").iterdir())] == ["step-0000002", "step-0000004"]
+    handwriting.main([*common, "--max-steps", "6", "--resume"])
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]  # the resumed run continued at step 5
+    assert (tmp_path / "run" / "samples" / "step-0000006.png").is_file()
+
+    model = Generator.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()
+    assert model.sample(2, seed=0, labels=["7", "q"]).shape == (2, 1, 28, 28)
+    card = (tmp_path / "weights" / "README.md").read_text()
+    assert "python -m train.handwriting" in card and "Steps: 6" in card and "genmodels/emnist-byclass" in card
+    assert next(model.parameters()).dtype == torch.float32
+    weights = next((tmp_path / "weights").glob("*.safetensors"))
+    from safetensors import safe_open
+
+    with safe_open(weights, "pt") as f:
+        assert all(f.get_tensor(k).dtype in (torch.float16, torch.int64) for k in f.keys())  # shipped in fp16

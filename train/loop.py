@@ -1,0 +1,223 @@
+"""The one training loop: HF Accelerate (CPU, one GPU, or `accelerate launch` on many), a step budget, periodic
+safetensors checkpoints and `--resume`, EMA, fixed-seed sample grids, a progress bar, a JSONL metrics log, and at
+the end `save_pretrained` into `weights/<name>/` with a model card, optionally pushed to the Hub.
+
+Checkpoints are safetensors plus JSON, never pickles: model, EMA and optimiser tensors in `.safetensors`, the step,
+optimiser hyper-parameters and the data stream's position in `state.json`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import platform
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from genmodels.base import image_grid, to_pil
+from genmodels.registry import ROOT, SPACE
+
+from .card import write_card
+
+
+@dataclass
+class TrainConfig:
+    """Fields every training script shares."""
+
+    output_dir: str = ""  # run folder for checkpoints, sample grids and log.jsonl (default runs/<model>)
+    weights_dir: str = ""  # where the final model is saved (default weights/<model>)
+    max_steps: int = 10_000  # optimisation steps in all, counting steps done before a resume
+    batch_size: int = 64  # images per step per process
+    seed: int = 0  # seeds the data order, the weights' initialisation and the sample grids
+    log_every: int = 50  # steps between metric log lines
+    sample_every: int = 500  # steps between fixed-seed sample grids
+    checkpoint_every: int = 1000  # steps between checkpoints (the last two are kept)
+    resume: bool = False  # continue from the newest checkpoint in output_dir
+    ema_decay: float = 0.999  # decay of the generator's exponential moving average (0 disables EMA)
+    mixed_precision: str = "no"  # "no", "bf16" or "fp16" (GPU)
+    fp16_weights: bool = True  # ship the weights in float16
+    push_to_hub: bool = False  # upload the final folder to the model's Hub repo from spaces.yaml
+    hub_repo_id: str = ""  # override that repo id
+
+
+def flatten_optimizer(state: dict, prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """An optimiser state_dict split into tensors (for safetensors) and the JSON-able rest."""
+    tensors, rest = {}, {"param_groups": state["param_groups"], "state": {}}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                rest["state"].setdefault(str(index), {})[key] = value
+    return tensors, rest
+
+
+def unflatten_optimizer(tensors: dict[str, torch.Tensor], rest: dict, prefix: str) -> dict:
+    state = {int(i): dict(values) for i, values in rest["state"].items()}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            index, key = name[len(prefix) + 1 :].split(".", 1)
+            state.setdefault(int(index), {})[key] = value
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+class Trainer:
+    """Owns the accelerator, models, optimisers, data, EMA, checkpoints, logs and the final save.
+
+    A script builds its models and optimisers, then calls `fit(step_fn)`, where `step_fn(trainer, batch)` writes
+    out that model's own update and returns a dict of floats to log.
+    """
+
+    def __init__(self, name: str, config: TrainConfig, models: dict, optimizers: dict, data,
+                 *, ship: str, sample: Callable[[torch.nn.Module], torch.Tensor], command: str, notes: str = ""):  # fmt: skip
+        self.name, self.config, self.command, self.notes = name, config, command, notes
+        self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
+        self.output_dir = Path(config.output_dir or ROOT / "runs" / name)
+        self.weights_dir = Path(config.weights_dir or ROOT / SPACE["models"][name]["local_dir"])
+        names = list(models) + list(optimizers)
+        prepared = self.accelerator.prepare(*models.values(), *optimizers.values())
+        prepared = prepared if isinstance(prepared, (list, tuple)) else [prepared]
+        self.models = dict(zip(names[: len(models)], prepared[: len(models)]))
+        self.optimizers = dict(zip(names[len(models) :], prepared[len(models) :]))
+        self.data, self.ship, self.sample = data, ship, sample
+        self.ema = copy.deepcopy(self.unwrap(ship)).eval().requires_grad_(False) if config.ema_decay > 0 else None
+        self.step, self.started = 0, time.time()
+
+    # ---- helpers the step functions use ---------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.accelerator.device
+
+    def unwrap(self, name: str) -> torch.nn.Module:
+        return self.accelerator.unwrap_model(self.models[name])
+
+    def shipped(self) -> torch.nn.Module:
+        """The model that is sampled and saved: the EMA copy when there is one."""
+        return self.ema if self.ema is not None else self.unwrap(self.ship)
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BatchNorm statistics) are copied."""
+        if self.ema is None:
+            return
+        model = self.unwrap(self.ship)
+        torch._foreach_lerp_(list(self.ema.parameters()), list(model.parameters()), 1 - self.config.ema_decay)
+        for ema_buffer, buffer in zip(self.ema.buffers(), model.buffers()):
+            ema_buffer.copy_(buffer)
+
+    # ---- checkpoints -----------------------------------------------------------------------------------------
+    def checkpoints(self) -> list[Path]:
+        return sorted((self.output_dir / "checkpoints").glob("step-*"))
+
+    def save_checkpoint(self) -> None:
+        self.accelerator.wait_for_everyone()
+        if not self.accelerator.is_main_process:
+            return
+        tensors = {f"{n}.{k}": v.detach().cpu().contiguous() for n in self.models for k, v in
+                   self.unwrap(n).state_dict().items()}  # fmt: skip
+        if self.ema is not None:
+            tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in self.ema.state_dict().items()})
+        state = {"step": self.step, "config": asdict(self.config), "optimizers": {},
+                 "data": self.data.state_dict() if hasattr(self.data, "state_dict") else None}  # fmt: skip
+        for n, optimizer in self.optimizers.items():
+            opt_tensors, state["optimizers"][n] = flatten_optimizer(optimizer.state_dict(), f"optimizer.{n}")
+            tensors.update(opt_tensors)
+        tensors["rng.torch"] = torch.get_rng_state()
+        final, partial = self.output_dir / "checkpoints" / f"step-{self.step:07d}", self.output_dir / "checkpoints" / ".partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        save_file(tensors, partial / "checkpoint.safetensors")
+        (partial / "state.json").write_text(json.dumps(state, indent=1))
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)  # a checkpoint exists whole or not at all, even if the session is killed mid-save
+        for old in self.checkpoints()[:-2]:
+            shutil.rmtree(old)
+
+    def load_checkpoint(self, folder: Path) -> None:
+        tensors = load_file(folder / "checkpoint.safetensors")
+        state = json.loads((folder / "state.json").read_text())
+        for n in self.models:
+            self.unwrap(n).load_state_dict({k[len(n) + 1 :]: v for k, v in tensors.items() if k.startswith(n + ".")})
+        if self.ema is not None:
+            self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+        for n, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(unflatten_optimizer(tensors, state["optimizers"][n], f"optimizer.{n}"))
+        if state["data"] is not None and hasattr(self.data, "load_state_dict"):
+            self.data.load_state_dict(state["data"])
+        torch.set_rng_state(tensors["rng.torch"])
+        self.step = state["step"]
+
+    # ---- the loop --------------------------------------------------------------------------------------------
+    def log(self, metrics: dict) -> None:
+        if self.accelerator.is_main_process:
+            record = {"step": self.step, "elapsed_s": round(time.time() - self.started, 1), **metrics}
+            with open(self.output_dir / "log.jsonl", "a") as log:
+                log.write(json.dumps(record) + "\n")
+
+    def save_samples(self) -> None:
+        if self.accelerator.is_main_process:
+            images = self.sample(self.shipped())
+            (self.output_dir / "samples").mkdir(parents=True, exist_ok=True)
+            to_pil(image_grid(images.float().cpu(), nrow=8)).save(self.output_dir / "samples" / f"step-{self.step:07d}.png")
+
+    def fit(self, step_fn: Callable[["Trainer", tuple], dict]) -> Path:
+        """Run until `max_steps`, then save the shipped model; returns the weights folder."""
+        config = self.config
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        if config.resume and self.checkpoints():
+            self.load_checkpoint(self.checkpoints()[-1])
+            self.accelerator.print(f"resumed from step {self.step}")
+        for model in self.models.values():
+            model.train()
+        bar = tqdm(total=config.max_steps, initial=self.step, disable=not self.accelerator.is_main_process)
+        data = iter(self.data)
+        while self.step < config.max_steps:
+            batch = [t.to(self.device) for t in next(data)]
+            with self.accelerator.autocast():
+                metrics = step_fn(self, batch)
+            self.update_ema()
+            self.step += 1
+            bar.update(1)
+            if self.step % config.log_every == 0 or self.step == config.max_steps:
+                bar.set_postfix({k: f"{v:.3g}" for k, v in metrics.items()})
+                self.log(metrics)
+            if self.step % config.sample_every == 0:
+                self.save_samples()
+            if self.step % config.checkpoint_every == 0 or self.step == config.max_steps:
+                self.save_checkpoint()
+        bar.close()
+        self.finish()
+        return self.weights_dir
+
+    def finish(self) -> None:
+        """Save the shipped model with a model card, and push it if asked."""
+        self.accelerator.wait_for_everyone()
+        if not self.accelerator.is_main_process:
+            return
+        self.save_samples()
+        model = copy.deepcopy(self.shipped()).cpu()
+        model = model.half() if self.config.fp16_weights else model
+        self.weights_dir.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(self.weights_dir)
+        hardware = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+        write_card(self.weights_dir, self.name, model, training={
+            "command": self.command,
+            "steps": self.step,
+            "images_seen": self.step * self.config.batch_size * self.accelerator.num_processes,
+            "hardware": f"{self.accelerator.num_processes} x {hardware}",
+            "notes": self.notes,
+        })  # fmt: skip
+        if self.config.push_to_hub:
+            from huggingface_hub import create_repo, upload_folder
+
+            repo_id = self.config.hub_repo_id or SPACE["models"][self.name]["repo_id"]
+            create_repo(repo_id, exist_ok=True)
+            upload_folder(repo_id=repo_id, folder_path=self.weights_dir, commit_message=f"{self.name}: step {self.step}")
