@@ -57,6 +57,11 @@ def endpoints(photo: str):
     ]  # fmt: skip
 
 
+def with_photo(args: tuple, wrap) -> tuple:
+    """`args` with the photo path (the only .png argument) passed through `wrap` (PIL.Image.open, handle_file)."""
+    return tuple(wrap(a) if isinstance(a, str) and a.endswith(".png") else a for a in args)
+
+
 def serve(port: int) -> subprocess.Popen:
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port))
     return subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -65,7 +70,7 @@ def serve(port: int) -> subprocess.Popen:
 def first_answer(port: int, api_name: str, args, started: float, timeout: float = 180) -> float:
     from gradio_client import Client, handle_file
 
-    args = tuple(handle_file(a) if isinstance(a, str) and a.endswith(".png") else a for a in args)
+    args = with_photo(args, handle_file)
     while time.time() - started < timeout:
         try:
             Client(f"http://127.0.0.1:{port}/", verbose=False).predict(*args, api_name=api_name)
@@ -105,7 +110,7 @@ def main():
             continue
         handler = {"/sample_cats": app.sample_cats, "/transfer": app.transfer, "/write": app.write_text,
                    "/sample_faces": app.sample_faces, "/sample_cars": app.sample_cars}[api_name]  # fmt: skip
-        handler_args = tuple(Image.open(a) if isinstance(a, str) and a.endswith(".png") else a for a in args)
+        handler_args = with_photo(args, Image.open)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -114,7 +119,7 @@ def main():
         try:
             cold = first_answer(port, api_name, args, started)
             client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-            remote = tuple(handle_file(a) if isinstance(a, str) and a.endswith(".png") else a for a in args)
+            remote = with_photo(args, handle_file)
             client_ms = median_ms(lambda: client.predict(*remote, api_name=api_name), max(options.repeats // 4, 3))
             peak = next(line for line in Path(f"/proc/{server.pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
         finally:

@@ -73,17 +73,22 @@ def to_pil(images: torch.Tensor):
     return pils[0] if single else pils
 
 
-def from_pil(images, size: int, channels: int = 3) -> torch.Tensor:
-    """PIL images -> (N, C, size, size) float tensor in [-1, 1] (resized with antialiasing, converted to RGB or L)."""
+def image_to_tensor(image, size: int, channels: int = 3) -> torch.Tensor:
+    """PIL image -> (C, size, size) float tensor in [-1, 1]: centre square crop, Lanczos resize, RGB or grey."""
     import numpy as np
     from PIL import Image
 
-    mode = "RGB" if channels == 3 else "L"
-    arrays = []
-    for image in images:
-        image = image.convert(mode)
-        if image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.LANCZOS)
-        arrays.append(np.asarray(image, dtype=np.uint8).reshape(size, size, channels))
-    batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float()
-    return batch / 127.5 - 1
+    image = image.convert("RGB" if channels == 3 else "L")
+    w, h = image.size
+    if w != h:  # centre square crop, so non-square inputs (cars, photos) are not squashed
+        side = min(w, h)
+        image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.LANCZOS)
+    array = np.asarray(image, dtype=np.uint8).reshape(size, size, channels)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 127.5 - 1
+
+
+def from_pil(images, size: int, channels: int = 3) -> torch.Tensor:
+    """PIL images -> (N, C, size, size) float tensor in [-1, 1] (see `image_to_tensor`)."""
+    return torch.stack([image_to_tensor(image, size, channels) for image in images])

@@ -10,14 +10,11 @@ from genmodels.trvae import TransferVAE
 
 def run(model, seed: int) -> torch.Tensor:
     """The model's app-facing output for a seed: samples, transfers or class probabilities."""
-    config = model.config
-    if isinstance(model, TransferVAE):
-        images = torch.rand(3, config.in_channels, config.resolution, config.resolution, generator=torch.Generator().manual_seed(seed)) * 2 - 1
-        return model.transfer(images, "real", "anime")
-    if isinstance(model, ImageClassifier):
-        images = torch.rand(3, config.in_channels, config.resolution, config.resolution, generator=torch.Generator().manual_seed(seed)) * 2 - 1
-        return model.predict(images)
-    return model.sample(3, seed=seed)
+    if not isinstance(model, (TransferVAE, ImageClassifier)):
+        return model.sample(3, seed=seed)
+    size = model.config.resolution
+    images = torch.rand(3, model.config.in_channels, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    return model.transfer(images, "real", "anime") if isinstance(model, TransferVAE) else model.predict(images)
 
 
 @pytest.mark.parametrize("name", REGISTRY)

@@ -9,7 +9,8 @@ import torch
 from genmodels.gan import Generator
 from train import handwriting
 from train.config import parse
-from train.data import Batches, ExampleStream, image_to_tensor, open_stream
+from genmodels.base import image_to_tensor
+from train.data import Batches, ExampleStream, open_stream
 from train.loop import flatten_optimizer, unflatten_optimizer
 
 from .conftest import make_image_dataset

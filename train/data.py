@@ -11,11 +11,9 @@ import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import torch
 from datasets import load_dataset
 from datasets.distributed import split_dataset_by_node
-from PIL import Image
 
 
 def dataset_source(name_or_path: str) -> str:
@@ -33,19 +31,6 @@ def open_stream(name_or_path: str, split: str = "train", *, seed: int = 0, buffe
     if world_size > 1:
         ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
     return ds.shuffle(seed=seed, buffer_size=buffer_size) if buffer_size > 1 else ds
-
-
-def image_to_tensor(image: Image.Image, size: int, channels: int = 3) -> torch.Tensor:
-    """PIL image -> (C, size, size) float tensor in [-1, 1]: centre square crop, Lanczos resize."""
-    image = image.convert("RGB" if channels == 3 else "L")
-    w, h = image.size
-    if w != h:  # centre square crop, so cars (aspect kept) are not squashed
-        side = min(w, h)
-        image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
-    if image.size != (size, size):
-        image = image.resize((size, size), Image.Resampling.LANCZOS)
-    array = np.asarray(image, dtype=np.uint8).reshape(size, size, channels)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 127.5 - 1
 
 
 class ExampleStream:

@@ -21,11 +21,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from genmodels.base import image_to_tensor
 from genmodels.registry import SPACE, load, resolve
 
 from .card import record_metrics
 from .config import parse
-from .data import dataset_source, image_to_tensor, open_stream
+from .data import dataset_source, open_stream
 
 
 @dataclass

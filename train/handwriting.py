@@ -15,11 +15,12 @@ import torch
 import torch.nn.functional as F
 from datasets import interleave_datasets
 
+from genmodels.base import image_to_tensor
 from genmodels.gan import Discriminator, Generator
 from genmodels.registry import CHARACTERS
 
 from .config import command_line, parse
-from .data import Batches, ExampleStream, image_to_tensor, open_stream
+from .data import Batches, ExampleStream, open_stream
 from .loop import TrainConfig, Trainer
 
 
