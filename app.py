@@ -164,7 +164,7 @@ def build() -> gr.Blocks:
                     cat_seed = seed_row()
                     cat_trunc = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Truncation / temperature")
                     cat_go = gr.Button("Generate cats", variant="primary")
-                cat_out = gr.Gallery(label="Cats", columns=8, elem_classes="pixelated", scale=3)
+                cat_out = gr.Gallery(label="Cats", columns=8, format="png", elem_classes="pixelated", scale=3)
             cat_go.click(sample_cats, [cat_n, cat_seed, cat_trunc, cat_model], cat_out, api_name="sample_cats")
 
         with gr.Tab("Anime <-> Real"):
@@ -200,7 +200,7 @@ def build() -> gr.Blocks:
                     face_seed = seed_row()
                     face_temp = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
                     face_go = gr.Button("Generate faces", variant="primary")
-                face_out = gr.Gallery(label="Faces", columns=8, elem_classes="pixelated", scale=3)
+                face_out = gr.Gallery(label="Faces", columns=8, format="png", elem_classes="pixelated", scale=3)
             face_go.click(sample_faces, [face_n, face_seed, face_temp], face_out, api_name="sample_faces")
 
         with gr.Tab("Cars"):
@@ -211,7 +211,7 @@ def build() -> gr.Blocks:
                     car_n = gr.Slider(1, 64, value=8, step=1, label="Number of cars")
                     car_seed = seed_row()
                     car_go = gr.Button("Generate cars", variant="primary")
-                car_out = gr.Gallery(label="Cars", columns=8, elem_classes="pixelated", scale=3)
+                car_out = gr.Gallery(label="Cars", columns=8, format="png", elem_classes="pixelated", scale=3)
             car_go.click(sample_cars, [car_view, car_n, car_seed], car_out, api_name="sample_cars")
 
         with gr.Tab("About"):
