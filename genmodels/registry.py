@@ -159,13 +159,12 @@ def front_matter() -> str:
 
 
 def card_metrics(name: str) -> dict[str, float]:
-    """{metric: value} from the model card's Hub metadata (`model-index`); empty when unmeasured or missing."""
+    """{metric: value} from the model card's Hub metadata (`model-index`); empty when unmeasured or not here."""
     from huggingface_hub import ModelCard
 
-    try:
-        card = resolve(name) / "README.md"
-    except WeightsNotFound:
+    if not available(name):  # never reach for the network just to show metrics
         return {}
+    card = resolve(name) / "README.md"
     results = (ModelCard.load(card).data.eval_results or []) if card.is_file() else []
     return {r.metric_name or r.metric_type: r.metric_value for r in results}
 
