@@ -20,7 +20,7 @@ from PIL import Image, ImageOps  # noqa: E402
 from genmodels import REGISTRY, WeightsNotFound, load, to_pil  # noqa: E402
 from genmodels.base import from_pil  # noqa: E402
 from genmodels.registry import CAR_VIEWS, DOMAINS, SPACE, available, card_metrics  # noqa: E402
-from genmodels.writing import MAX_CHARS, parse_text, write  # noqa: E402
+from genmodels.writing import MAX_CHARS, MAX_LINES, colorize, parse_text, write  # noqa: E402
 
 DESCRIPTION = """# Five small generative models
 Cat faces, anime <-> real face transfer, handwriting, human faces and cars: small models trained from scratch on
@@ -61,9 +61,9 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
-def check_count(n, low: int, high: int) -> int:
+def check_count(n, low: int, high: int, what: str = "the number of images") -> int:
     if n is None or not low <= int(n) <= high:
-        raise ValueError(f"The number of images must be from {low} to {high}.")
+        raise ValueError(f"{what[0].upper() + what[1:]} must be from {low} to {high}.")
     return int(n)
 
 
@@ -101,11 +101,18 @@ def transfer(image: Image.Image | None, source: str = "real", target: str = "ani
 
 @friendly_errors
 @spaces.GPU
-def write_text(text: str, seed: int = 0, one_hand: bool = True) -> Image.Image:
-    """`text` (0-9, A-Z, a-z, spaces) written by the handwriting GAN, dark ink on light paper."""
-    text = parse_text(text)
-    image = to_pil(write(load("handwriting"), text, seed=check_seed(seed), one_hand=bool(one_hand)))
-    return ImageOps.invert(image).resize((image.width * 3, image.height * 3), Image.Resampling.LANCZOS)
+def write_text(text: str, seed: int = 0, one_hand: bool = True, variants: int = 1, ink: str = "#1b1f3b",
+               paper: str = "#ffffff", transparent: bool = False, scale: int = 2) -> tuple[Image.Image, list[Image.Image]]:  # fmt: skip
+    """`text` (0-9, A-Z, a-z, spaces, line breaks) in generated handwriting: the first variant, and all `variants`
+    (seeds `seed`, `seed` + 1, ...). `one_hand` writes every character in the same style; `scale` sets the size
+    (1: 20 px capitals); `transparent` leaves the paper out (PNG with alpha)."""
+    parse_text(text)  # reject bad text before loading anything
+    seed, variants = check_seed(seed), check_count(variants, 1, 8, "variants")
+    scale = check_count(scale, 1, 6, "the scale")
+    model = load("handwriting")
+    images = [colorize(write(model, text, seed=(seed + i) % (MAX_SEED + 1), one_hand=bool(one_hand), scale=scale),
+                       ink, None if transparent else paper) for i in range(variants)]  # fmt: skip
+    return images[0], images
 
 
 @friendly_errors
@@ -181,16 +188,25 @@ def build() -> gr.Blocks:
 
         with gr.Tab("Handwriting"):
             missing_notice("Handwriting")
-            hw_text = gr.Textbox(value="Hello World 2026", label=f"Text (0-9, A-Z, a-z, spaces; up to {MAX_CHARS})",
-                                 max_length=MAX_CHARS)  # fmt: skip
             with gr.Row():
-                with gr.Column():
+                with gr.Column(scale=1):
+                    hw_text = gr.Textbox(value="Hello World 2026", lines=2, max_length=MAX_CHARS + MAX_LINES - 1,
+                                         label=f"Text: 0-9, A-Z, a-z, spaces, line breaks; up to {MAX_CHARS} characters")  # fmt: skip
                     hw_seed = seed_row("Handwriting seed")
-                with gr.Column():
-                    hw_hand = gr.Checkbox(value=True, label="One hand (same style for every character)")
-            hw_go = gr.Button("Write", variant="primary")
-            hw_out = gr.Image(label="Written", format="png")
-            hw_go.click(write_text, [hw_text, hw_seed, hw_hand], hw_out, api_name="write")
+                    hw_hand = gr.Checkbox(value=True, label="One hand (every character in the same style)")
+                    hw_variants = gr.Slider(1, 8, value=4, step=1, label="Variants (seed, seed + 1, ...)")
+                    with gr.Accordion("Ink, paper and size", open=False):
+                        with gr.Row():
+                            hw_ink = gr.ColorPicker(value="#1b1f3b", label="Ink")
+                            hw_paper = gr.ColorPicker(value="#ffffff", label="Paper")
+                        hw_transparent = gr.Checkbox(value=False, label="Transparent background (PNG with alpha)")
+                        hw_scale = gr.Slider(1, 6, value=2, step=1, label="Size (1 = 20 px capitals)")
+                    hw_go = gr.Button("Write", variant="primary")
+                with gr.Column(scale=2):
+                    hw_out = gr.Image(label="Written", format="png", type="pil")
+                    hw_gallery = gr.Gallery(label="Variants", columns=2, format="png", height="auto")
+            hw_inputs = [hw_text, hw_seed, hw_hand, hw_variants, hw_ink, hw_paper, hw_transparent, hw_scale]
+            gr.on([hw_go.click, hw_text.submit], write_text, hw_inputs, [hw_out, hw_gallery], api_name="write")
 
         with gr.Tab("Faces"):
             missing_notice("Faces")

@@ -51,7 +51,7 @@ def endpoints(photo: str):
         ("/sample_cats", "cats", (16, 0, 1.0, "GAN (default)"), lambda: load("cats").sample(16, seed=0)),
         ("/transfer", "transfer", (photo, "real", "anime"),
          lambda: load("transfer").transfer(torch.nn.functional.interpolate(face, load("transfer").config.resolution), "real", "anime")),
-        ("/write", "handwriting", (text, 0, True), lambda: write(load("handwriting"), text, seed=0)),
+        ("/write", "handwriting", (text, 0, True, 1), lambda: write(load("handwriting"), text, seed=0)),
         ("/sample_faces", "faces", (16, 0, 1.0), lambda: load("faces").sample(16, seed=0)),
         ("/sample_cars", "cars", ("front-left", 8, 0), lambda: load("cars").sample(8, seed=0, labels=["front-left"] * 8)),
     ]  # fmt: skip

@@ -100,9 +100,12 @@ class Generator(GenerativeModel):
 
 class Discriminator(nn.Module):
     """Image (and label) -> realness score: strided spectral-norm convs, global sum pooling, and the projection
-    term of Miyato & Koyama 2018 (`<embed(y), h>`) for conditional models. Training only."""
+    term of Miyato & Koyama 2018 (`<embed(y), h>`) for conditional models. With `aux_classifier`, a linear head on
+    the same pooled features also predicts the class (trained on real images only), so the generator can be
+    asked to make characters that read as their label. Training only."""
 
-    def __init__(self, resolution=64, in_channels=3, base_channels=64, num_classes=0, use_spectral_norm=True):
+    def __init__(self, resolution=64, in_channels=3, base_channels=64, num_classes=0, use_spectral_norm=True,
+                 aux_classifier=False):  # fmt: skip
         super().__init__()
         sn = spectral_norm if use_spectral_norm else (lambda module: module)
         _, steps = upsample_plan(resolution)
@@ -113,10 +116,14 @@ class Discriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = sn(nn.Linear(widths[-1], 1))
         self.class_embed = sn(nn.Embedding(num_classes, widths[-1])) if num_classes else None
+        self.classifier = nn.Linear(widths[-1], num_classes) if aux_classifier and num_classes else None
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, return_logits: bool = False):
+        """The realness score, or (score, class logits) with `return_logits` and an aux classifier."""
         h = self.features(x).sum(dim=(2, 3))  # (N, widest)
         out = self.head(h).squeeze(1)
         if self.class_embed is not None:
             out = out + (self.class_embed(y) * h).sum(dim=1)
+        if return_logits:
+            return out, self.classifier(h)
         return out

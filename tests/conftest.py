@@ -30,15 +30,16 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def make_image_dataset(folder, n: int, size: int = 28, labels=None, split: str = "train"):
-    """A Hub-layout dataset folder (data/<split>-00000-of-00001.parquet) of random grey images and labels."""
+def make_image_dataset(folder, n: int, size: int = 28, labels=None, split: str = "train", names=None):
+    """A Hub-layout dataset folder (data/<split>-00000-of-00001.parquet) of random grey images and labels
+    (a ClassLabel with `names`, default "0"-"9")."""
     from datasets import ClassLabel, Dataset, Features, Image as ImageFeature
 
     rng = np.random.default_rng(0)
     labels = labels if labels is not None else [i % 10 for i in range(n)]
     rows = {"image": [{"bytes": png_bytes(rng.integers(0, 256, (size, size), dtype=np.uint8)), "path": None}
                       for _ in range(n)], "label": labels}  # fmt: skip
-    features = Features({"image": ImageFeature(), "label": ClassLabel(names=[str(i) for i in range(10)])})
+    features = Features({"image": ImageFeature(), "label": ClassLabel(names=list(names or map(str, range(10))))})
     (folder / "data").mkdir(parents=True, exist_ok=True)
     Dataset.from_dict(rows, features=features).to_parquet(folder / "data" / f"{split}-00000-of-00001.parquet")
     return folder

@@ -64,11 +64,20 @@ def test_transfer_returns_the_crop_and_the_result(client, tmp_path):
     assert len(client.predict(handle_file(str(photo)), "auto", "anime", api_name="/transfer")) == 2
 
 
-def test_write_and_its_errors(client):
-    image = Image.open(client.predict("Hi 42", 3, True, api_name="/write"))
-    assert image.height == 28 * 3 and image.width > 3 * 28
+def test_write_returns_the_text_and_its_variants(client):
+    image, variants = client.predict("Hi 42\nyes", 3, True, 3, "#000080", "#ffffff", False, 2, api_name="/write")
+    image, variants = Image.open(image), gallery_images(variants)
+    assert len(variants) == 3 and image.mode == "RGB" and image.width > image.height
+    assert variants[0].tobytes() == image.tobytes()  # the image is the first variant
+    clear, _ = client.predict("Hi", 3, True, 1, "#000080", "#ffffff", True, 1, api_name="/write")
+    assert Image.open(clear).mode == "RGBA"
+
+
+def test_write_errors_are_clear(client):
     with pytest.raises(AppError, match=r"Cannot write '!'"):
         client.predict("Hi!", 3, True, api_name="/write")
+    with pytest.raises(AppError, match="is not a colour"):
+        client.predict("Hi", 3, True, 1, "inky", api_name="/write")
 
 
 def test_sample_cars_and_a_bad_view(client):

@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
+from genmodels import load
+from train import evaluate, sample_grid
 from train.evaluate import InceptionFeatures, frechet_distance, kernel_inception_distance, macro_accuracy
+
+from .conftest import make_image_dataset
 
 
 def test_frechet_distance_of_a_set_with_itself_is_zero_and_a_shift_adds_its_square():
@@ -37,3 +42,36 @@ def test_inception_features_from_the_bundled_weights():
     features = extract(torch.rand(2, 1, 28, 28) * 2 - 1)  # grey images are taken as RGB
     assert features.shape == (2, 2048) and np.isfinite(features).all()
     assert not np.allclose(features[0], features[1])
+
+
+@pytest.fixture
+def tiny_models(tiny_weights, monkeypatch, tmp_path):
+    monkeypatch.setenv("GENMODELS_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("GENMODELS_CACHE", str(tmp_path / "cache"))
+    load.cache_clear()
+    yield tiny_weights
+    load.cache_clear()
+
+
+def test_classifier_scores_with_the_noise_floor(tiny_models, tmp_path):
+    data = make_image_dataset(tmp_path / "chars", 40, split="test")
+    make_image_dataset(tmp_path / "chars", 60, split="train")
+    args = ["--model", "handwriting", "--dataset", str(data), "--split", "test", "--num-samples", "124",
+            "--batch-size", "31", "--classifier", "handwriting-classifier", "--skip-inception", "--floor-split", "train",
+            "--no-record"]  # fmt: skip
+    metrics = evaluate.evaluate(evaluate.parse(evaluate.Config, args))
+    assert set(metrics) == {"classifier accuracy, generated", "classifier accuracy, generated digits",
+                            "classifier accuracy, real", "classifier FD", "classifier FD, real train (floor)"}  # fmt: skip
+    assert all(0 <= metrics[k] <= 1 for k in metrics if "accuracy" in k)
+    assert metrics["classifier FD, real train (floor)"] >= 0
+    assert list((tmp_path / "cache").glob("features-*.safetensors"))  # real features are cached
+    assert evaluate.evaluate(evaluate.parse(evaluate.Config, args)) == metrics  # and reused, deterministically
+
+
+def test_handwriting_grid_shows_every_class_and_written_lines(tiny_models, tmp_path):
+    out = tmp_path / "grid.png"
+    sample_grid.main(["--model", "handwriting", "--per-class", "2", "--cols", "31", "--scale", "1",
+                      "--text", "Hello", "abc 123", "--out", str(out)])  # fmt: skip
+    image = Image.open(out)
+    grid_height = 2 * 2 * 30 + 2  # two bands of 31 classes, two samples each, 28 px + 2 px padding
+    assert image.width == 31 * 30 + 2 and image.height > grid_height + 2 * 20

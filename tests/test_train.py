@@ -6,8 +6,10 @@ from collections import Counter
 import pytest
 import torch
 
+from genmodels.classifier import ImageClassifier
 from genmodels.gan import Generator
-from train import handwriting
+from genmodels.registry import CHARACTERS
+from train import classifier, handwriting
 from train.config import parse
 from genmodels.base import image_to_tensor
 from train.data import Batches, ExampleStream, open_stream
@@ -18,7 +20,7 @@ from .conftest import make_image_dataset
 
 def test_flags_come_from_the_dataclass_with_comment_help(capsys):
     config = parse(handwriting.Config, ["--max-steps", "7", "--datasets", "a", "b", "--no-fp16-weights"])
-    assert (config.max_steps, config.datasets, config.fp16_weights, config.batch_size) == (7, ["a", "b"], False, 128)
+    assert (config.max_steps, config.datasets, config.fp16_weights, config.batch_size) == (7, ["a", "b"], False, 64)
     with pytest.raises(SystemExit):
         parse(handwriting.Config, ["--help"])
     assert "generator Adam learning rate" in capsys.readouterr().out
@@ -69,3 +71,31 @@ def test_smoke_run_checkpoints_resumes_and_writes_a_loadable_model(tiny_digits, 
 
     with safe_open(weights, "pt") as f:
         assert all(f.get_tensor(k).dtype in (torch.float16, torch.int64) for k in f.keys())  # shipped in fp16
+
+
+def test_datasets_whose_label_names_differ_are_interleaved(tmp_path):
+    """EMNIST (62 names) and MNIST (10 names) share ids 0-9 for digits; their ClassLabels must not stop the mix."""
+    letters = make_image_dataset(tmp_path / "emnist", 40, labels=[10 + i % 52 for i in range(40)], names=CHARACTERS)
+    digits = make_image_dataset(tmp_path / "mnist", 40)
+    config = handwriting.Config(datasets=[str(letters), str(digits)], batch_size=32)
+    batches = handwriting.make_data(config, rank=0, world_size=1)
+    labels = torch.cat([next(batches)[1] for _ in range(4)])
+    assert (labels < 10).any() and (labels >= 10).any()
+
+
+def test_classifier_smoke_run_saves_a_loadable_full_precision_judge(tiny_digits, tmp_path):
+    classifier.main(["--datasets", str(tiny_digits), "--output-dir", str(tmp_path / "run"), "--weights-dir",
+                     str(tmp_path / "weights"), "--batch-size", "8", "--base-channels", "4", "--feature-dim", "8",
+                     "--max-steps", "3", "--log-every", "1"])  # fmt: skip
+    model = ImageClassifier.from_pretrained(tmp_path / "weights").eval()
+    assert model.labels == list(CHARACTERS) and next(model.parameters()).dtype == torch.float32
+    assert model.predict(torch.zeros(2, 1, 28, 28)).shape == (2, 62)
+    assert "python -m train.classifier" in (tmp_path / "weights" / "README.md").read_text()
+
+
+def test_jitter_keeps_shape_and_paper():
+    images = -torch.ones(4, 1, 28, 28)
+    images[:, :, 10:18, 10:18] = 1
+    moved = classifier.jitter(images, 1.0, torch.Generator().manual_seed(0))
+    assert moved.shape == images.shape and moved[:, :, 0, 0].eq(-1).all()  # corners stay paper, not grey
+    assert not torch.equal(moved, images) and torch.equal(classifier.jitter(images, 0.0), images)

@@ -4,7 +4,8 @@
   default TF-style 299px resize), against a dataset split; real-data features are cached on disk.
 - For conditional models, with `--classifier`: the independent classifier's macro accuracy on generated samples
   (classes cycled uniformly), its macro accuracy on the real split (calibration), and the Frechet distance in its
-  feature space between generated and real images.
+  feature space between generated and real images; with `--floor-split train`, the same distance between that
+  real split and the compared one, the floor a perfect generator would reach.
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.evaluate --model cats --num-samples 10000
 """
@@ -42,6 +43,7 @@ class Config:
     seed: int = 0  # seed of the first generated batch (batch i uses seed + i)
     classifier: str = ""  # registered classifier for accuracy and Frechet distance in its feature space
     label_column: str = "label"  # the split's label column, for the classifier scores
+    floor_split: str = ""  # also measure the classifier FD between this real split and `split` (the noise floor)
     skip_inception: bool = False  # only the classifier scores
     record: bool = True  # write the numbers into the model card
 
@@ -102,14 +104,24 @@ def cache_path(*key) -> Path:
     return root / f"features-{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}.safetensors"
 
 
-def real_features(config: Config, extractors: dict, size: int, channels: int) -> dict[str, np.ndarray]:
-    """{extractor name: features} (and "labels") for the real split, computed once and cached."""
+def fingerprint(name: str) -> str:
+    """A short hash of a registered model's weights, so cached features follow a retrained model."""
+    digest = hashlib.sha1()
+    for file in sorted(resolve(name).glob("*.safetensors")):
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def real_features(config: Config, extractors: dict, size: int, channels: int, split: str = "") -> dict[str, np.ndarray]:
+    """{extractor name: features} (and "labels") for a real split (default `config.split`), computed once and cached."""
+    split = split or config.split
     source = dataset_source(config.dataset)
-    key = (os.path.abspath(source) if Path(source).is_dir() else source, config.split, size, channels, config.num_real)
+    judge = fingerprint(config.classifier) if config.classifier else ""
+    key = (os.path.abspath(source) if Path(source).is_dir() else source, split, size, channels, config.num_real, judge)
     path = cache_path(*key, sorted(extractors))
     if path.is_file():
         return {k: v.numpy() for k, v in load_file(path).items()}
-    stream = open_stream(config.dataset, config.split, buffer_size=1)
+    stream = open_stream(config.dataset, split, buffer_size=1)
     features = {name: [] for name in extractors} | {"labels": []}
     batch, labels = [], []
 
@@ -120,7 +132,7 @@ def real_features(config: Config, extractors: dict, size: int, channels: int) ->
         features["labels"].append(np.array(labels if labels and labels[0] is not None else [-1] * len(batch)))
         batch.clear(), labels.clear()
 
-    for i, example in enumerate(tqdm(stream, desc=f"real {config.split}")):
+    for i, example in enumerate(tqdm(stream, desc=f"real {split}")):
         if config.num_real and i >= config.num_real:
             break
         batch.append(image_to_tensor(example["image"], size, channels))
@@ -169,6 +181,9 @@ def evaluate(config: Config) -> dict[str, float]:
         if (real["labels"] >= 0).all():
             metrics["classifier accuracy, real"] = macro_accuracy(real["predicted"], real["labels"])
         metrics["classifier FD"] = frechet_distance(fake["classifier"], real["classifier"])
+        if config.floor_split:
+            floor = real_features(config, {"classifier": extractors["classifier"]}, size, channels, config.floor_split)
+            metrics[f"classifier FD, real {config.floor_split} (floor)"] = frechet_distance(floor["classifier"], real["classifier"])
     return metrics
 
 

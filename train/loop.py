@@ -77,7 +77,7 @@ class Trainer:
     """
 
     def __init__(self, name: str, config: TrainConfig, models: dict, optimizers: dict, data,
-                 *, ship: str, sample: Callable[[torch.nn.Module], torch.Tensor], command: str, notes: str = ""):  # fmt: skip
+                 *, ship: str, sample: Callable[[torch.nn.Module], torch.Tensor] | None, command: str, notes: str = ""):  # fmt: skip
         self.name, self.config, self.command, self.notes = name, config, command, notes
         self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
         self.output_dir = Path(config.output_dir or ROOT / "runs" / name)
@@ -163,7 +163,8 @@ class Trainer:
                 log.write(json.dumps(record) + "\n")
 
     def save_samples(self) -> None:
-        if self.accelerator.is_main_process:
+        """A grid from the fixed-seed `sample` function (none for models that do not generate)."""
+        if self.sample is not None and self.accelerator.is_main_process:
             images = self.sample(self.shipped())
             (self.output_dir / "samples").mkdir(parents=True, exist_ok=True)
             to_pil(image_grid(images.float().cpu(), nrow=8)).save(self.output_dir / "samples" / f"step-{self.step:07d}.png")

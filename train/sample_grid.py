@@ -1,16 +1,20 @@
 """Write a fixed-seed sample grid of a registered generator to docs/<name>.png (the README's pictures).
 
     python -m train.sample_grid --model cats --rows 8 --cols 8
+    python -m train.sample_grid --model handwriting --per-class 4 --cols 31 --text "Hello World" "jumps over 13 dogs"
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
+import torch
 from PIL import Image
 
 from genmodels.base import image_grid, to_pil
 from genmodels.registry import ROOT, load
+from genmodels.writing import colorize, write
 
 from .config import parse
 
@@ -22,19 +26,41 @@ class Config:
     model: str = "cats"  # registered generator
     rows: int = 8  # grid rows
     cols: int = 8  # grid columns (for conditional models: classes are cycled along the row-major order)
+    per_class: int = 0  # conditional models: this many samples of every class, one class per column, wrapped at --cols
+    text: list[str] = field(default_factory=list)  # handwriting: lines written under the grid, one seed each
     seed: int = 0  # sampling seed
     scale: int = 2  # nearest-neighbour upscaling, so small images stay crisp in the README
     out: str = ""  # output file (default docs/<model>.png)
 
 
+def class_grid(model, per_class: int, cols: int, seed: int) -> torch.Tensor:
+    """Every class as a column of `per_class` samples; bands of `cols` classes stacked; dark ink on light paper."""
+    classes, bands = len(model.labels), math.ceil(len(model.labels) / cols)
+    cells = [band * cols + col for band in range(bands) for _ in range(per_class) for col in range(cols)]
+    labels = [c for c in cells if c < classes]
+    images = -model.sample(len(labels), seed=seed, labels=labels).cpu()  # invert: white-on-black -> ink on paper
+    tiles = iter(images)
+    full = torch.stack([next(tiles) if c < classes else torch.ones_like(images[0]) for c in cells])
+    return image_grid(full, nrow=cols, pad_value=0.6)
+
+
 def main(argv=None):
     config = parse(Config, argv)
     model = load(config.model)
-    images = model.sample(config.rows * config.cols, seed=config.seed)
-    grid = to_pil(image_grid(images.cpu(), nrow=config.cols))
+    if config.per_class:
+        grid = to_pil(class_grid(model, config.per_class, config.cols, config.seed))
+    else:
+        grid = to_pil(image_grid(model.sample(config.rows * config.cols, seed=config.seed).cpu(), nrow=config.cols))
     grid = grid.resize((grid.width * config.scale, grid.height * config.scale), Image.Resampling.NEAREST)
+    lines = [colorize(write(model, line, seed=config.seed + i, scale=config.scale)) for i, line in enumerate(config.text)]
+    page = Image.new("RGB", (max([grid.width] + [ln.width for ln in lines]), grid.height + sum(ln.height for ln in lines)), "white")
+    page.paste(grid.convert("RGB"), (0, 0))
+    y = grid.height
+    for line in lines:
+        page.paste(line, (0, y))
+        y += line.height
     out = config.out or ROOT / "docs" / f"{config.model}.png"
-    grid.save(out)
+    page.save(out)
     print(f"wrote {out}")
 
 
