@@ -91,11 +91,38 @@ class Generator(GenerativeModel):
         return self(self.latents(n, seed, truncation), y)
 
     @torch.no_grad()
+    def standing_stats(self, batches: int = 32, batch_size: int = 256, seed: int = 0) -> None:
+        """Recompute the BatchNorm statistics from this generator's own samples (classes cycled uniformly).
+
+        An EMA of the weights needs this: the running statistics gathered while training belong to the live weights,
+        and used with the averaged ones they wash the samples out (BigGAN's "standing statistics")."""
+        norms = [m for m in self.modules() if isinstance(m, nn.BatchNorm2d)]
+        momenta = [m.momentum for m in norms]
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a plain average over all the batches
+        was_training = self.training
+        self.train()
+        for i in range(batches):
+            self(self.latents(batch_size, seed + i), self.default_labels(batch_size))
+        self.train(was_training)
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+
+    @torch.no_grad()
     def interpolate(self, seed_a: int, seed_b: int, steps: int, *, label=None) -> torch.Tensor:
         """Images along the great circle between the latents of two seeds."""
         z = slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], steps)
         y = self.label_ids([label] * steps) if label is not None else self.default_labels(steps)
         return self(z, y)
+
+
+class MinibatchStd(nn.Module):
+    """Append one channel holding the batch's average per-feature standard deviation (Karras et al. 2018)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spread = x.std(dim=0, unbiased=False).mean() if x.shape[0] > 1 else x.new_zeros(())
+        return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
 
 
 class Discriminator(nn.Module):
@@ -105,7 +132,7 @@ class Discriminator(nn.Module):
     asked to make characters that read as their label. Training only."""
 
     def __init__(self, resolution=64, in_channels=3, base_channels=64, num_classes=0, use_spectral_norm=True,
-                 aux_classifier=False):  # fmt: skip
+                 aux_classifier=False, minibatch_std=False):  # fmt: skip
         super().__init__()
         sn = spectral_norm if use_spectral_norm else (lambda module: module)
         _, steps = upsample_plan(resolution)
@@ -113,6 +140,8 @@ class Discriminator(nn.Module):
         layers = [sn(nn.Conv2d(in_channels, widths[0], 3, padding=1)), nn.LeakyReLU(0.2)]
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [sn(nn.Conv2d(w_in, w_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+        if minibatch_std:  # ProGAN's minibatch standard deviation: lets D see a batch that lacks variety
+            layers += [MinibatchStd(), sn(nn.Conv2d(widths[-1] + 1, widths[-1], 3, padding=1)), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
         self.head = sn(nn.Linear(widths[-1], 1))
         self.class_embed = sn(nn.Embedding(num_classes, widths[-1])) if num_classes else None

@@ -31,6 +31,16 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
     assert abs(same) < 0.01 < other
 
 
+def test_digit_accuracy_among_all_classes_and_among_digits_alone():
+    probs = np.zeros((4, 62))
+    probs[0, 0], probs[1, 24] = 1, 1  # a 0 read as 0; a 0 read as O ...
+    probs[1, 0] = 0.5  # ... whose best digit is still 0
+    probs[2, 11], probs[3, 11] = 1, 1  # a B and another B
+    scores = evaluate.classifier_accuracy(probs, np.array([0, 0, 11, 11]), "real", has_digits=True)
+    assert scores == {"classifier accuracy, real": 0.75, "classifier accuracy, real digits": 0.5,
+                      "classifier accuracy, real digits (0-9 only)": 1.0}  # fmt: skip
+
+
 def test_macro_accuracy_weights_classes_equally():
     labels = np.array([0] * 9 + [1])
     predicted = np.array([0] * 9 + [0])
@@ -60,8 +70,8 @@ def test_classifier_scores_with_the_noise_floor(tiny_models, tmp_path):
             "--batch-size", "31", "--classifier", "handwriting-classifier", "--skip-inception", "--floor-split", "train",
             "--no-record"]  # fmt: skip
     metrics = evaluate.evaluate(evaluate.parse(evaluate.Config, args))
-    assert set(metrics) == {"classifier accuracy, generated", "classifier accuracy, generated digits",
-                            "classifier accuracy, real", "classifier FD", "classifier FD, real train (floor)"}  # fmt: skip
+    assert set(metrics) == {"classifier FD", "classifier FD, real train (floor)"} | {
+        f"classifier accuracy, {kind}{digits}" for kind in ("generated", "real") for digits in ("", " digits", " digits (0-9 only)")}
     assert all(0 <= metrics[k] <= 1 for k in metrics if "accuracy" in k)
     assert metrics["classifier FD, real train (floor)"] >= 0
     assert list((tmp_path / "cache").glob("features-*.safetensors"))  # real features are cached

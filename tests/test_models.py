@@ -66,3 +66,29 @@ def test_truncation_and_interpolation():
     torch.testing.assert_close(path[0], model.sample(1, seed=1)[0])
     torch.testing.assert_close(path[-1], model.sample(1, seed=2)[0], atol=1e-5, rtol=0)
     assert not torch.equal(model.sample(1, seed=1, truncation=0.5), model.sample(1, seed=1))
+
+
+def test_standing_stats_fit_the_batchnorm_statistics_to_the_current_weights():
+    model = build_tiny("handwriting")
+    z, y = model.latents(124, seed=0), model.default_labels(124)
+    with torch.no_grad():
+        model.train()
+        batch_stats = model(z, y)  # normalised with this batch's own statistics
+        model.eval()
+        stale = model(z, y)  # the initial running statistics (mean 0, var 1) do not fit these weights
+        model.standing_stats(batches=1, batch_size=124)
+        assert not model.training
+        standing = model(z, y)
+    assert (standing - batch_stats).abs().max() < 0.05 < (stale - batch_stats).abs().max()
+
+
+def test_discriminator_options_score_classify_and_see_batch_variety():
+    from genmodels.gan import Discriminator, MinibatchStd
+
+    d = Discriminator(resolution=28, in_channels=1, base_channels=4, num_classes=62, aux_classifier=True, minibatch_std=True)
+    x, y = torch.randn(6, 1, 28, 28), torch.arange(6)
+    score, logits = d(x, y, return_logits=True)
+    assert score.shape == (6,) and logits.shape == (6, 62) and d(x, y).shape == (6,)
+    same = MinibatchStd()(torch.ones(4, 2, 3, 3))  # a batch of identical images has no spread
+    varied = MinibatchStd()(torch.randn(4, 2, 3, 3))
+    assert same.shape == (4, 3, 3, 3) and same[:, 2].abs().max() == 0 and varied[:, 2].min() > 0

@@ -68,12 +68,13 @@ def write_card(folder: Path, name: str, model, training: dict) -> ModelCard:
     return card
 
 
-def record_metrics(folder: Path, name: str, metrics: dict[str, tuple[float, str, str]]) -> ModelCard:
+def record_metrics(folder: Path, name: str, metrics: dict[str, tuple[float, str, str]],
+                   task: str = "unconditional-image-generation") -> ModelCard:  # fmt: skip
     """Replace the card's metrics by `{metric: (value, dataset id, split)}` (Hub `model-index` and the table)."""
     path = Path(folder) / "README.md"
     card = ModelCard.load(path)
     kept = [r for r in (card.data.eval_results or []) if r.metric_type not in metrics]
-    new = [EvalResult(task_type="unconditional-image-generation", dataset_type=dataset, dataset_name=dataset,
+    new = [EvalResult(task_type=task, dataset_type=dataset, dataset_name=dataset,
                       dataset_split=split, metric_type=metric, metric_name=metric, metric_value=float(value))
            for metric, (value, dataset, split) in metrics.items()]  # fmt: skip
     card.data.eval_results, card.data.model_name = kept + new, name

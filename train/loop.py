@@ -100,16 +100,23 @@ class Trainer:
         return self.accelerator.unwrap_model(self.models[name])
 
     def shipped(self) -> torch.nn.Module:
-        """The model that is sampled and saved: the EMA copy when there is one."""
-        return self.ema if self.ema is not None else self.unwrap(self.ship)
+        """The model that is sampled and saved: the EMA copy when there is one, with its BatchNorm statistics
+        recomputed for the averaged weights when the model knows how (`standing_stats`)."""
+        if self.ema is None:
+            return self.unwrap(self.ship)
+        if hasattr(self.ema, "standing_stats"):
+            self.ema.standing_stats(seed=self.config.seed)
+        return self.ema
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        """ema <- decay * ema + (1 - decay) * model for parameters; buffers (BatchNorm statistics) are copied."""
+        """ema <- decay * ema + (1 - decay) * model for parameters, the decay warming up as (1 + step) / (10 + step)
+        so the first random weights fade fast; buffers (BatchNorm statistics) are copied."""
         if self.ema is None:
             return
         model = self.unwrap(self.ship)
-        torch._foreach_lerp_(list(self.ema.parameters()), list(model.parameters()), 1 - self.config.ema_decay)
+        decay = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
+        torch._foreach_lerp_(list(self.ema.parameters()), list(model.parameters()), 1 - decay)
         for ema_buffer, buffer in zip(self.ema.buffers(), model.buffers()):
             ema_buffer.copy_(buffer)
 
