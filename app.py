@@ -20,7 +20,7 @@ from PIL import Image, ImageOps  # noqa: E402
 from genmodels import REGISTRY, WeightsNotFound, load, to_pil  # noqa: E402
 from genmodels.base import from_pil  # noqa: E402
 from genmodels.registry import CAR_VIEWS, DOMAINS, SPACE, available, card_metrics  # noqa: E402
-from genmodels.writing import MAX_CHARS, MAX_LINES, colorize, parse_text, write  # noqa: E402
+from genmodels.writing import MAX_CHARS, MAX_LINES, VARIETY, colorize, parse_text, write  # noqa: E402
 
 DESCRIPTION = """# Five small generative models
 Cat faces, anime <-> real face transfer, handwriting, human faces and cars: small models trained from scratch on
@@ -102,16 +102,21 @@ def transfer(image: Image.Image | None, source: str = "real", target: str = "ani
 @friendly_errors
 @spaces.GPU
 def write_text(text: str, seed: int = 0, one_hand: bool = True, variants: int = 1, ink: str = "#1b1f3b",
-               paper: str = "#ffffff", transparent: bool = False, scale: int = 2) -> tuple[Image.Image, list[Image.Image]]:  # fmt: skip
+               paper: str = "#ffffff", transparent: bool = False, scale: int = 2,
+               variety: float = VARIETY) -> tuple[Image.Image, list[Image.Image]]:  # fmt: skip
     """`text` (0-9, A-Z, a-z, spaces, line breaks) in generated handwriting: the first variant, and all `variants`
     (seeds `seed`, `seed` + 1, ...). `one_hand` writes every character in the same style; `scale` sets the size
-    (1: 20 px capitals); `transparent` leaves the paper out (PNG with alpha)."""
+    (1: 20 px capitals); `transparent` leaves the paper out (PNG with alpha); `variety` (0.1-1) is how far the
+    style may stray from the average hand (lower: neater)."""
     parse_text(text)  # reject bad text before loading anything
     seed, variants = check_seed(seed), check_count(variants, 1, 8, "variants")
     scale = check_count(scale, 1, 6, "the scale")
+    if variety is None or not 0.1 <= float(variety) <= 1.0:
+        raise ValueError("Variety must be from 0.1 to 1.")
     model = load("handwriting")
-    images = [colorize(write(model, text, seed=(seed + i) % (MAX_SEED + 1), one_hand=bool(one_hand), scale=scale),
-                       ink, None if transparent else paper) for i in range(variants)]  # fmt: skip
+    images = [colorize(write(model, text, seed=(seed + i) % (MAX_SEED + 1), one_hand=bool(one_hand),
+                             variety=float(variety), scale=scale), ink, None if transparent else paper)
+              for i in range(variants)]  # fmt: skip
     return images[0], images
 
 
@@ -195,6 +200,7 @@ def build() -> gr.Blocks:
                     hw_seed = seed_row("Handwriting seed")
                     hw_hand = gr.Checkbox(value=True, label="One hand (every character in the same style)")
                     hw_variants = gr.Slider(1, 8, value=4, step=1, label="Variants (seed, seed + 1, ...)")
+                    hw_variety = gr.Slider(0.1, 1.0, value=VARIETY, step=0.05, label="Variety (lower: neater, more uniform)")
                     with gr.Accordion("Ink, paper and size", open=False):
                         with gr.Row():
                             hw_ink = gr.ColorPicker(value="#1b1f3b", label="Ink")
@@ -206,7 +212,7 @@ def build() -> gr.Blocks:
                     hw_out = gr.Image(label="Written", format="png", type="pil")
                     hw_gallery = gr.Gallery(label="Variants", columns=2, format="png", height="auto",
                                             buttons=["download", "download_all", "fullscreen"])
-            hw_inputs = [hw_text, hw_seed, hw_hand, hw_variants, hw_ink, hw_paper, hw_transparent, hw_scale]
+            hw_inputs = [hw_text, hw_seed, hw_hand, hw_variants, hw_ink, hw_paper, hw_transparent, hw_scale, hw_variety]
             gr.on([hw_go.click, hw_text.submit], write_text, hw_inputs, [hw_out, hw_gallery], api_name="write")
 
         with gr.Tab("Faces"):

@@ -45,7 +45,7 @@ def endpoints(photo: str):
     from genmodels.base import from_pil
     from genmodels.writing import write
 
-    text = "The quick brown fox 0123456789 ab"[:32]
+    text = "TheQuickBrownFox0123456789abcXYZ"  # 32 characters, every one a glyph
     face = from_pil([Image.open(photo)], 64)
     return [
         ("/sample_cats", "cats", (16, 0, 1.0, "GAN (default)"), lambda: load("cats").sample(16, seed=0)),

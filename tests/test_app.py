@@ -69,8 +69,10 @@ def test_write_returns_the_text_and_its_variants(client):
     image, variants = Image.open(image), gallery_images(variants)
     assert len(variants) == 3 and image.mode == "RGB" and image.width > image.height
     assert variants[0].tobytes() == image.tobytes()  # the image is the first variant
-    clear, _ = client.predict("Hi", 3, True, 1, "#000080", "#ffffff", True, 1, api_name="/write")
+    clear, _ = client.predict("Hi", 3, True, 1, "#000080", "#ffffff", True, 1, 1.0, api_name="/write")
     assert Image.open(clear).mode == "RGBA"
+    with pytest.raises(AppError, match="greater than maximum value 1"):
+        client.predict("Hi", 3, True, 1, "#000080", "#ffffff", True, 1, 1.5, api_name="/write")
 
 
 def test_write_errors_are_clear(client):

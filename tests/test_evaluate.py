@@ -76,6 +76,8 @@ def test_classifier_scores_with_the_noise_floor(tiny_models, tmp_path):
     assert metrics["classifier FD, real train (floor)"] >= 0
     assert list((tmp_path / "cache").glob("features-*.safetensors"))  # real features are cached
     assert evaluate.evaluate(evaluate.parse(evaluate.Config, args)) == metrics  # and reused, deterministically
+    truncated = evaluate.evaluate(evaluate.parse(evaluate.Config, [*args, "--truncation", "0.5"]))
+    assert "classifier FD @ truncation 0.5" in truncated and "classifier accuracy, real" in truncated
 
 
 def test_handwriting_grid_shows_every_class_and_written_lines(tiny_models, tmp_path):

@@ -40,6 +40,7 @@ def test_write_is_deterministic_by_seed_and_spaces_widen_the_line():
     assert not torch.equal(write(model, "ab", seed=4), line)
     assert write(model, "a b", seed=3).shape[2] > line.shape[2]
     assert write(model, "a\nb", seed=3).shape[1] > line.shape[1]  # a second line adds height
+    assert not torch.equal(write(model, "ab", seed=3, variety=1.0), line)  # variety scales the style latent
 
 
 def test_one_hand_shares_the_style_latent():
@@ -59,7 +60,7 @@ class SolidGlyphs(torch.nn.Module):
 
     config = type("Config", (), {"latent_dim": 4})()
 
-    def latents(self, n, seed):
+    def latents(self, n, seed, truncation=1.0):
         return torch.zeros(n, 4)
 
     def label_ids(self, chars):

@@ -45,6 +45,7 @@ class Config:
     label_column: str = "label"  # the split's label column, for the classifier scores
     floor_split: str = ""  # also measure the classifier FD between this real split and `split` (the noise floor)
     skip_inception: bool = False  # only the classifier scores
+    truncation: float = 1.0  # GANs: latent truncation to sample at (the app's default setting, to measure what users get)
     record: bool = True  # write the numbers into the model card
 
 
@@ -164,7 +165,9 @@ def fake_features(model, config: Config, extractors: dict) -> dict[str, np.ndarr
     for i, start in enumerate(tqdm(range(0, config.num_samples, config.batch_size), desc="generated")):
         n = min(config.batch_size, config.num_samples - start)
         labels = (torch.arange(start, start + n) % len(model.labels)).tolist() if model.labels else None
-        images = model.sample(n, seed=config.seed + i, labels=labels) if labels else model.sample(n, seed=config.seed + i)
+        options = {"labels": labels} if labels else {}
+        options |= {"truncation": config.truncation} if config.truncation != 1.0 else {}
+        images = model.sample(n, seed=config.seed + i, **options)
         for name, extract in extractors.items():
             features[name].append(extract(images.cpu()))
         features["labels"].append(np.array(labels or [-1] * n))
@@ -194,6 +197,8 @@ def evaluate(config: Config) -> dict[str, float]:
         if config.floor_split:
             floor = real_features(config, {"classifier": extractors["classifier"]}, size, channels, config.floor_split)
             metrics[f"classifier FD, real {config.floor_split} (floor)"] = frechet_distance(floor["classifier"], real["classifier"])
+    if config.truncation != 1.0:  # name the setting in every score of generated images
+        metrics = {(k if "real" in k else f"{k} @ truncation {config.truncation:g}"): v for k, v in metrics.items()}
     return metrics
 
 
