@@ -2,8 +2,9 @@
 
 Generator: DCGAN-style with conditional BatchNorm and a label embedding; discriminator: spectral norm with the
 projection head (Miyato & Koyama 2018), a minibatch-std channel and an auxiliary class head trained on real
-images only; hinge loss (Lim & Ye 2017) with TTUR; EMA of the generator's weights. See NOTES for why. Classes are drawn uniformly, so rare letters (j: ~290 images)
-are learned as well as common ones (e: ~3,800).
+images only; hinge loss (Lim & Ye 2017) with TTUR; a mode-seeking term; EMA of the generator's weights. NOTES
+(which goes into the model card) says why. Classes are drawn uniformly, so rare letters (j: ~290 images) are
+learned as well as common ones (e: ~3,800).
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.handwriting
 """
@@ -136,7 +137,8 @@ def train_step(trainer: Trainer, batch) -> dict:
     opt_g.zero_grad(set_to_none=True)
     trainer.accelerator.backward(loss_g + aux * loss_g_cls + trainer.config.mode_seeking / (spread + 1e-5))
     opt_g.step()
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "cls_real": loss_cls.item(), "cls_fake": loss_g_cls.item(), "spread": spread.item()}
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "cls_real": loss_cls.item(),
+            "cls_fake": loss_g_cls.item(), "spread": spread.item()}  # fmt: skip
 
 
 if __name__ == "__main__":
