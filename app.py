@@ -210,7 +210,7 @@ def build() -> gr.Blocks:
                     hw_go = gr.Button("Write", variant="primary")
                 with gr.Column(scale=2):
                     hw_out = gr.Image(label="Written", format="png", type="pil")
-                    hw_gallery = gr.Gallery(label="Variants", columns=2, format="png", height="auto",
+                    hw_gallery = gr.Gallery(label="Variants", columns=2, format="png", height=320, object_fit="contain",
                                             buttons=["download", "download_all", "fullscreen"])
             hw_inputs = [hw_text, hw_seed, hw_hand, hw_variants, hw_ink, hw_paper, hw_transparent, hw_scale, hw_variety]
             gr.on([hw_go.click, hw_text.submit], write_text, hw_inputs, [hw_out, hw_gallery], api_name="write")
