@@ -15,11 +15,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 import spaces  # noqa: E402
-from PIL import Image, ImageOps  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from genmodels import REGISTRY, WeightsNotFound, load, to_pil  # noqa: E402
 from genmodels.base import from_pil  # noqa: E402
-from genmodels.registry import CAR_VIEWS, DOMAINS, SPACE, available, card_metrics  # noqa: E402
+from genmodels.facecrop import MAX_PIXELS, centre_square, crop, detect_faces, framing, read_image  # noqa: E402
+from genmodels.registry import CAR_VIEWS, DOMAINS, ROOT, SPACE, available, card_metrics  # noqa: E402
 from genmodels.writing import MAX_CHARS, MAX_LINES, VARIETY, colorize, parse_text, write  # noqa: E402
 
 DESCRIPTION = """# Five small generative models
@@ -34,6 +35,10 @@ TAB_MODELS = {  # tab -> the models it needs (the first is the one whose absence
     "Cars": ["cars"],
 }
 CAT_MODELS = {"GAN (default)": "cats", "VAE (original method)": "cats-vae"}
+CROP_MODES = ["Find the face", "Use the whole image"]
+NO_FACE = ("No face found in this photo. Choose \"Use the whole image\" to transfer the picture as it is (best for a "
+           "photo already cut to a face), or try a photo where the face is upright and clearly visible.")  # fmt: skip
+SHOW = 256  # side of the crop and the result as shown and returned
 MAX_SEED = 2**31 - 1
 CSS = ".pixelated img { image-rendering: pixelated; }"
 
@@ -83,20 +88,45 @@ def sample_cats(n: int = 16, seed: int = 0, truncation: float = 1.0, model: str 
 
 @friendly_errors
 @spaces.GPU
-def transfer(image: Image.Image | None, source: str = "real", target: str = "anime") -> tuple[Image.Image, Image.Image]:
-    """The face crop that was used and the face re-drawn in the `target` domain."""
+def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str = "Find the face",
+             face: int = 1) -> tuple[Image.Image, Image.Image, str]:  # fmt: skip
+    """Re-draw a face in the `target` domain: returns the crop that was used, the result (both 256x256) and a note.
+
+    `image`: a photo or an anime picture (JPEG, PNG, WebP; EXIF rotation honoured). `source`: auto, real or anime.
+    `crop_mode`: "Find the face" (photos: face detection, framed like the training photos; anime pictures: the
+    centre square) or "Use the whole image" (its centre square, for pictures already cut to a face). `face`: which
+    detected face, 1 = the largest."""
     if image is None:
         raise ValueError("Upload an image first.")
+    for value, choices in ((source, ["auto", *DOMAINS]), (target, DOMAINS), (crop_mode, CROP_MODES)):
+        if value not in choices:
+            raise ValueError(f"Unknown choice {value!r}; choose one of: {', '.join(choices)}.")
+    picture = read_image(image)
     model = load("transfer")
+    box, notes, found = centre_square(*picture.size), [], None
+    if crop_mode == "Find the face" and source != "anime":
+        faces = detect_faces(picture)
+        found = len(faces)
+        if faces:
+            face = check_count(face, 1, found, f"the face number ({found} found)")
+            box = framing(faces[face - 1], *picture.size)
+            notes.append(f"Found {found} face{'s' * (found > 1)}; used face {face}"
+                         + (" (the largest)." if found > 1 and face == 1 else "."))  # fmt: skip
+        elif source == "real":
+            raise ValueError(NO_FACE)
+    elif crop_mode == "Find the face":
+        notes.append("Anime picture: used its centre square (there is no anime face detector here).")
     if source == "auto":
         classifier = load("transfer-classifier")
-        source = classifier.labels[int(classifier.predict(from_pil([image], classifier.config.resolution)).argmax())]
-    for label in (source, target):
-        if label not in model.labels:
-            raise ValueError(f"Unknown label {label!r}; choose one of: {', '.join(model.labels)}.")
-    crop = ImageOps.fit(ImageOps.exif_transpose(image).convert("RGB"), (256, 256), Image.Resampling.LANCZOS)
-    out = model.transfer(from_pil([crop], model.config.resolution), source, target)
-    return crop, to_pil(out[0]).resize((256, 256), Image.Resampling.LANCZOS)
+        probs = classifier.predict(from_pil([crop(picture, box, classifier.config.resolution)], classifier.config.resolution))[0]
+        source = classifier.labels[int(probs.argmax())]
+        if found == 0 and source == "real":
+            raise ValueError(NO_FACE)
+        notes.append(f"The picture looks {source} ({float(probs.max()):.0%} sure).")
+    size = model.config.resolution
+    out = model.transfer(from_pil([crop(picture, box, size)], size), source, target)[0]
+    notes.append(f"{source} -> {target} at {size}x{size}, shown at {SHOW}x{SHOW}.")
+    return crop(picture, box, SHOW), to_pil(out).resize((SHOW, SHOW), Image.Resampling.LANCZOS), " ".join(notes)
 
 
 @friendly_errors
@@ -138,6 +168,22 @@ def sample_cars(view: str = "front-left", n: int = 8, seed: int = 0) -> list[Ima
 
 
 # ---- UI ----------------------------------------------------------------------------------------------------------
+class PhotoInput(gr.Image):
+    """gr.Image whose unreadable uploads become a clear message: Gradio opens the file before the handler runs."""
+
+    is_template = True  # rendered by the frontend as a plain Image
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except gr.Error:
+            raise
+        except Image.DecompressionBombError:
+            raise gr.Error(f"This image is too large: at most {MAX_PIXELS // 1_000_000} megapixels.") from None
+        except Exception:
+            raise gr.Error("This file is not an image we can read (use JPEG, PNG or WebP).") from None
+
+
 def missing_notice(tab: str) -> None:
     """A visible note on a tab whose model has no weights here yet."""
     if not available(TAB_MODELS[tab][0]):
@@ -183,13 +229,25 @@ def build() -> gr.Blocks:
             missing_notice("Anime <-> Real")
             with gr.Row():
                 with gr.Column():
-                    tr_image = gr.Image(type="pil", label="Photo or anime face", sources=["upload", "webcam", "clipboard"])
-                    tr_source = gr.Radio(["auto", *DOMAINS], value="auto", label="The image is")
-                    tr_target = gr.Radio(DOMAINS, value="anime", label="Turn it into")
+                    tr_image = PhotoInput(type="filepath", image_mode=None, label="Photo or anime picture", sources=["upload", "webcam", "clipboard"])
+                    with gr.Row():
+                        tr_source = gr.Radio(["auto", *DOMAINS], value="auto", label="The picture is")
+                        tr_target = gr.Radio(DOMAINS, value="anime", label="Turn it into")
+                    with gr.Row():
+                        tr_mode = gr.Radio(CROP_MODES, value="Find the face", label="Face")
+                        tr_face = gr.Number(value=1, minimum=1, maximum=20, precision=0, label="Which face (1 = largest)")
                     tr_go = gr.Button("Transfer", variant="primary")
-                tr_crop = gr.Image(label="Face used", format="png")
-                tr_out = gr.Image(label="Transferred", format="png")
-            tr_go.click(transfer, [tr_image, tr_source, tr_target], [tr_crop, tr_out], api_name="transfer")
+                with gr.Column():
+                    with gr.Row():
+                        tr_crop = gr.Image(label="Face used", format="png", type="pil")
+                        tr_out = gr.Image(label="Transferred", format="png", type="pil")
+                    tr_note = gr.Markdown()
+            tr_inputs = [tr_image, tr_source, tr_target, tr_mode, tr_face]
+            examples = sorted((ROOT / "docs" / "examples").glob("*.png"))
+            if examples:  # made by our own models (python -m train.sample_grid --model transfer --examples)
+                gr.Examples([[str(e), "auto", "real" if "anime" in e.name else "anime", "Use the whole image", 1]
+                             for e in examples], tr_inputs, label="Examples (drawn by our models)")  # fmt: skip
+            tr_go.click(transfer, tr_inputs, [tr_crop, tr_out, tr_note], api_name="transfer")
 
         with gr.Tab("Handwriting"):
             missing_notice("Handwriting")

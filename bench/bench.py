@@ -4,7 +4,8 @@
     HF_HUB_OFFLINE=1 python bench/bench.py --tiny     # tiny random weights (plumbing only, before models exist)
 
 - model: the model call alone (`sample` / `transfer` / `write`), in-process, median of --repeats;
-- handler: the app's handler (validation, model, PIL conversion), in-process;
+- handler: the app's handler (validation, model, PIL conversion), in-process; for /transfer that is the whole
+  path from a 1024x768 JPEG on disk: decode, face detection, crop, transfer, upscale;
 - client: the same request through gradio_client against `python app.py` in a subprocess;
 - cold start: subprocess start to the first answer of that endpoint; peak RSS: the server's VmHWM at the end.
 """
@@ -49,7 +50,7 @@ def endpoints(photo: str):
     face = from_pil([Image.open(photo)], 64)
     return [
         ("/sample_cats", "cats", (16, 0, 1.0, "GAN (default)"), lambda: load("cats").sample(16, seed=0)),
-        ("/transfer", "transfer", (photo, "real", "anime"),
+        ("/transfer", "transfer", (photo, "real", "anime", "Find the face", 1),
          lambda: load("transfer").transfer(torch.nn.functional.interpolate(face, load("transfer").config.resolution), "real", "anime")),
         ("/write", "handwriting", (text, 0, True, 1), lambda: write(load("handwriting"), text, seed=0)),
         ("/sample_faces", "faces", (16, 0, 1.0), lambda: load("faces").sample(16, seed=0)),
@@ -58,8 +59,19 @@ def endpoints(photo: str):
 
 
 def with_photo(args: tuple, wrap) -> tuple:
-    """`args` with the photo path (the only .png argument) passed through `wrap` (PIL.Image.open, handle_file)."""
-    return tuple(wrap(a) if isinstance(a, str) and a.endswith(".png") else a for a in args)
+    """`args` with the photo path (the only .jpg argument) passed through `wrap` (handle_file)."""
+    return tuple(wrap(a) if isinstance(a, str) and a.endswith(".jpg") else a for a in args)
+
+
+def make_photo(path: str) -> None:
+    """A 1024x768 JPEG 'photo': a face drawn by our transfer model (docs/examples), enlarged, on a plain wall."""
+    from PIL import Image
+
+    photo = Image.new("RGB", (1024, 768), (142, 150, 160))
+    example = ROOT / "docs" / "examples" / "real-1.png"
+    if example.is_file():
+        photo.paste(Image.open(example).convert("RGB").resize((400, 400), Image.Resampling.LANCZOS), (312, 150))
+    photo.save(path, quality=90)
 
 
 def serve(port: int) -> subprocess.Popen:
@@ -100,8 +112,8 @@ def main():
     import app
     from genmodels.registry import available
 
-    photo = str(Path(tempfile.mkdtemp()) / "photo.png")
-    Image.new("RGB", (1024, 768), (180, 140, 120)).save(photo)
+    photo = str(Path(tempfile.mkdtemp()) / "photo.jpg")
+    make_photo(photo)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {'tiny' if options.tiny else 'bundled'} weights")
     rows = ["| endpoint | model ms | handler ms | client ms | cold start s | server peak RSS MiB |", "|---|---|---|---|---|---|"]
     for api_name, name, args, model_call in endpoints(photo):
@@ -110,7 +122,7 @@ def main():
             continue
         handler = {"/sample_cats": app.sample_cats, "/transfer": app.transfer, "/write": app.write_text,
                    "/sample_faces": app.sample_faces, "/sample_cars": app.sample_cars}[api_name]  # fmt: skip
-        handler_args = with_photo(args, Image.open)
+        handler_args = args  # the handler reads the photo from its path, as in the app
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

@@ -2,7 +2,9 @@
 transfer VAE"): encoder conditioned on the source label, decoder on the target label, and an MMD penalty on the
 first decoder layer across conditions, which strips the domain from the code.
 
-Unlike the public reference's convolutional branch, the decoder returns the output of its final convolution.
+Unlike the public reference's convolutional branch, the decoder returns the output of its final convolution. The
+target label enters the first decoder layer (as in the paper) and, as constant planes, the first convolution, so
+the MMD can make the code domain-free while the convolutions still know which domain to draw.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import torch.nn.functional as F
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from .base import GenerativeModel
+from .base import GenerativeModel, noise
 from .gan import upsample_plan
 from .vae import down_blocks, up_blocks
 
@@ -38,7 +40,7 @@ class TransferVAE(GenerativeModel):
         self.to_moments = nn.Linear(widths[-1] * size * size, 2 * latent_dim)
         self.first_decoder_layer = nn.Linear(latent_dim + n_labels, mmd_dim)  # the MMD is taken on its output
         self.from_code = nn.Linear(mmd_dim, widths[-1] * size * size)
-        self.decoder = up_blocks([*widths[::-1], widths[0]], in_channels)
+        self.decoder = up_blocks([widths[-1] + n_labels, *widths[::-1][1:], widths[0]], in_channels)
         self.base_shape = (widths[-1], size, size)
 
     def one_hot(self, y: torch.Tensor) -> torch.Tensor:
@@ -50,8 +52,11 @@ class TransferVAE(GenerativeModel):
 
     def decode(self, z: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Image, and the first decoder layer's output (the MMD features)."""
-        code = F.leaky_relu(self.first_decoder_layer(torch.cat([z, self.one_hot(target)], dim=1)), 0.2)
-        return self.decoder(self.from_code(code).view(-1, *self.base_shape)), code
+        labels = self.one_hot(target)
+        code = F.leaky_relu(self.first_decoder_layer(torch.cat([z, labels], dim=1)), 0.2)
+        base = self.from_code(code).view(-1, *self.base_shape)
+        planes = labels[:, :, None, None].expand(-1, -1, *base.shape[2:])
+        return self.decoder(torch.cat([base, planes], dim=1)), code
 
     def forward(self, x, source, target):
         """(reconstruction, mu, logvar, mmd features) through a reparameterised draw."""
@@ -61,8 +66,41 @@ class TransferVAE(GenerativeModel):
         return recon, mu, logvar, code
 
     @torch.no_grad()
+    def sample(self, n: int, *, seed: int = 0, label=0, temperature: float = 1.0) -> torch.Tensor:
+        """`n` new faces of one label, decoded from prior draws (scaled by `temperature`)."""
+        z = noise((n, self.config.latent_dim), seed, self.device) * temperature
+        return self.decode(z.to(self.dtype), self.label_ids([label] * n))[0]
+
+    @torch.no_grad()
     def transfer(self, images: torch.Tensor, source, target) -> torch.Tensor:
         """Encode with the posterior mean under `source`, decode under `target`; one label each, for the batch."""
         n = images.shape[0]
         mu, _ = self.encode(images.to(self.device, self.dtype), self.label_ids([source] * n))
         return self.decode(mu, self.label_ids([target] * n))[0]
+
+
+def mmd(a: torch.Tensor, b: torch.Tensor, scales: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)) -> torch.Tensor:
+    """Unbiased squared maximum mean discrepancy between two samples (N, D) and (M, D) with a multi-scale RBF
+    kernel sum_s exp(-|x - y|^2 / (s * D)), the bandwidths relative to the dimension. The unbiased form leaves
+    out each point's kernel with itself, which would otherwise add a floor that pushes the points apart."""
+    def kernel(x, y):
+        d2 = torch.cdist(x, y).pow(2) / x.shape[1]
+        return sum(torch.exp(-d2 / s) for s in scales)
+
+    def within(x):
+        n = x.shape[0]
+        return (kernel(x, x).sum() - len(scales) * n) / max(n * (n - 1), 1)
+
+    return within(a) + within(b) - 2 * kernel(a, b).mean()
+
+
+def condition_mmd(code: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The trVAE penalty: MMD between the codes of every pair of conditions present in the batch. The codes are
+    first divided by their RMS over the batch, so shrinking them all cannot make the penalty vanish."""
+    code = code / code.pow(2).mean().sqrt().clamp(min=1e-6)
+    present = labels.unique()
+    total = code.new_zeros(())
+    for i, a in enumerate(present):
+        for b in present[i + 1 :]:
+            total = total + mmd(code[labels == a], code[labels == b])
+    return total

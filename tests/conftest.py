@@ -30,12 +30,12 @@ def png_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def make_image_dataset(folder, n: int, size: int = 28, labels=None, split: str = "train", names=None):
+def make_image_dataset(folder, n: int, size: int = 28, labels=None, split: str = "train", names=None, seed: int = 0):
     """A Hub-layout dataset folder (data/<split>-00000-of-00001.parquet) of random grey images and labels
     (a ClassLabel with `names`, default "0"-"9")."""
     from datasets import ClassLabel, Dataset, Features, Image as ImageFeature
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     labels = labels if labels is not None else [i % 10 for i in range(n)]
     rows = {"image": [{"bytes": png_bytes(rng.integers(0, 256, (size, size), dtype=np.uint8)), "path": None}
                       for _ in range(n)], "label": labels}  # fmt: skip
@@ -49,3 +49,48 @@ def make_image_dataset(folder, n: int, size: int = 28, labels=None, split: str =
 def tiny_digits(tmp_path_factory):
     """64 random 28x28 'digits' in Hub layout, labels 0-9 cycled."""
     return make_image_dataset(tmp_path_factory.mktemp("digits"), 64)
+
+
+def schematic_face(size: int) -> Image.Image:
+    """A drawn frontal face (light oval, dark brows, eyes and mouth): the light-dark pattern OpenCV's Haar cascade
+    finds, so face detection can be tested without shipping a photo."""
+    from PIL import ImageDraw, ImageFilter
+
+    image = Image.new("L", (size, size), 90)
+    draw, s = ImageDraw.Draw(image), size / 100
+    draw.ellipse([15 * s, 5 * s, 85 * s, 100 * s], fill=200)
+    for cx in (35, 65):
+        draw.ellipse([(cx - 10) * s, 30 * s, (cx + 10) * s, 36 * s], fill=60)
+        draw.ellipse([(cx - 8) * s, 40 * s, (cx + 8) * s, 50 * s], fill=40)
+    draw.polygon([(50 * s, 48 * s), (44 * s, 68 * s), (56 * s, 68 * s)], fill=170)
+    draw.ellipse([38 * s, 76 * s, 62 * s, 84 * s], fill=70)
+    return image.filter(ImageFilter.GaussianBlur(2 * s)).convert("RGB")
+
+
+def two_face_photo() -> Image.Image:
+    """A 1024x768 'photo' with a large face on the left and a smaller one on the right."""
+    photo = Image.new("RGB", (1024, 768), (120, 140, 160))
+    photo.paste(schematic_face(300), (100, 200))
+    photo.paste(schematic_face(180), (650, 300))
+    return photo
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims `width` x `height` but holds almost no data: a decompression bomb's header."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="session")
+def domain_data(tmp_path_factory):
+    """A $GENMODELS_DATA_DIR with tiny stand-ins for celeb-faces, utk-faces and anime-faces (60 images each)."""
+    root = tmp_path_factory.mktemp("faces-data")
+    for i, name in enumerate(["celeb-faces", "utk-faces", "anime-faces"]):
+        make_image_dataset(root / name, 60, size=20, seed=i)
+    return root

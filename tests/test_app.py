@@ -11,7 +11,7 @@ from PIL import Image
 
 from genmodels import REGISTRY, load
 
-from .conftest import write_tiny_weights
+from .conftest import png_header, schematic_face, two_face_photo, write_tiny_weights
 
 API_NAMES = ["/sample_cats", "/transfer", "/write", "/sample_faces", "/sample_cars"]
 
@@ -56,12 +56,54 @@ def test_sample_cats_both_models(client):
     assert len(client.predict(2, 7, 1.0, "VAE (original method)", api_name="/sample_cats")) == 2
 
 
-def test_transfer_returns_the_crop_and_the_result(client, tmp_path):
-    photo = tmp_path / "photo.png"
-    Image.new("RGB", (120, 80), (200, 150, 120)).save(photo)
-    crop, out = client.predict(handle_file(str(photo)), "real", "anime", api_name="/transfer")
-    assert Image.open(crop).size == (256, 256) and Image.open(out).size == (256, 256)
-    assert len(client.predict(handle_file(str(photo)), "auto", "anime", api_name="/transfer")) == 2
+def upload(tmp_path, image: Image.Image, name: str = "photo.png"):
+    image.save(tmp_path / name)
+    return handle_file(str(tmp_path / name))
+
+
+def test_transfer_finds_the_faces_and_lets_the_user_pick(client, tmp_path):
+    photo = upload(tmp_path, two_face_photo(), "two.jpg")
+    crop, out, note = client.predict(photo, "real", "anime", "Find the face", 1, api_name="/transfer")
+    assert Image.open(crop).size == Image.open(out).size == (256, 256)
+    assert "Found 2 faces; used face 1 (the largest)" in note
+    second, _, note = client.predict(photo, "real", "anime", "Find the face", 2, api_name="/transfer")
+    assert "used face 2" in note and Image.open(second).tobytes() != Image.open(crop).tobytes()
+    with pytest.raises(AppError, match=r"face number \(2 found\) must be from 1 to 2"):
+        client.predict(photo, "real", "anime", "Find the face", 3, api_name="/transfer")
+    *_, note = client.predict(photo, "auto", "anime", "Find the face", 1, api_name="/transfer")
+    assert "looks" in note and "sure" in note
+
+
+def test_no_face_says_so_and_the_whole_image_still_works(client, tmp_path):
+    plain = upload(tmp_path, Image.new("RGB", (400, 300), (90, 120, 200)))
+    with pytest.raises(AppError, match="No face found.*Use the whole image"):
+        client.predict(plain, "real", "anime", "Find the face", 1, api_name="/transfer")
+    crop, out, _ = client.predict(plain, "real", "anime", "Use the whole image", 1, api_name="/transfer")
+    assert Image.open(crop).getpixel((128, 128)) == (90, 120, 200)
+    *_, note = client.predict(plain, "anime", "real", "Find the face", 1, api_name="/transfer")
+    assert "centre square" in note
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "P"])
+def test_transfer_takes_any_image_mode(client, tmp_path, mode):
+    picture = schematic_face(120).convert(mode)
+    crop, out, _ = client.predict(upload(tmp_path, picture), "real", "anime", "Use the whole image", 1, api_name="/transfer")
+    assert Image.open(out).size == (256, 256)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "not an image we can read"),
+    (b"GIF89a but then garbage", "not an image we can read"),
+    (png_header(8000, 6000), "too large"),
+    (png_header(30000, 30000), "too large"),
+])  # fmt: skip
+def test_bad_uploads_are_clear_errors_and_the_server_keeps_serving(client, tmp_path, content, message):
+    (tmp_path / "bad.png").write_bytes(content)
+    with pytest.raises(AppError, match=message):
+        client.predict(handle_file(str(tmp_path / "bad.png")), "real", "anime", "Find the face", 1, api_name="/transfer")
+    with pytest.raises(AppError, match="too small"):
+        client.predict(upload(tmp_path, Image.new("RGB", (1, 1))), "real", "anime", "Find the face", 1, api_name="/transfer")
+    assert len(client.predict(2, 0, 1.0, "GAN (default)", api_name="/sample_cats")) == 2  # still serving
 
 
 def test_write_returns_the_text_and_its_variants(client):
@@ -94,7 +136,7 @@ def test_bad_numbers_are_clear_errors(client):
     with pytest.raises(AppError, match="65 is greater than maximum value 64"):
         client.predict(65, 0, 1.0, "VAE (original method)", api_name="/sample_cats")
     with pytest.raises(AppError, match="Upload an image first"):
-        client.predict(None, "real", "anime", api_name="/transfer")
+        client.predict(None, "real", "anime", "Find the face", 1, api_name="/transfer")
 
 
 def test_a_missing_model_errors_clearly_and_the_rest_keep_working(client, weights):

@@ -87,3 +87,27 @@ def test_handwriting_grid_shows_every_class_and_written_lines(tiny_models, tmp_p
     image = Image.open(out)
     grid_height = 2 * 2 * 30 + 2  # two bands of 31 classes, two samples each, 28 px + 2 px padding
     assert image.width == 31 * 30 + 2 and image.height > grid_height + 2 * 20
+
+
+def test_transfer_scores_on_our_held_out_images(tiny_models, domain_data, monkeypatch):
+    monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
+    config = evaluate.parse(evaluate.Config, ["--model", "transfer", "--classifier", "transfer-classifier",
+                                              "--batch-size", "4", "--no-record"])  # fmt: skip
+    metrics = evaluate.evaluate_transfer(config)
+    for a, b in (("real", "anime"), ("anime", "real")):
+        assert 0 <= metrics[f"transfer success, {a} -> {b}"] <= 1
+        assert np.isfinite(metrics[f"KIDx100, {a} -> {b} vs {b}"]) and np.isfinite(metrics[f"KIDx100, untouched {a} vs {b}"])
+        assert 0 < metrics[f"PSNR dB, round trip {a} -> {b} -> {a}"] < 100
+    assert 0 <= metrics["classifier accuracy, real anime images"] <= 1
+    assert evaluate.psnr(torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.2)) == pytest.approx(20.0)  # 10 log10(4 / 0.04)
+
+
+def test_transfer_grid_and_the_app_examples(tiny_models, domain_data, monkeypatch, tmp_path):
+    monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
+    out = tmp_path / "transfer.png"
+    sample_grid.main(["--model", "transfer", "--cols", "3", "--scale", "1", "--examples", "2",
+                      "--examples-dir", str(tmp_path / "examples"), "--out", str(out)])  # fmt: skip
+    assert Image.open(out).size == (3 * 18 + 2, 4 * 18 + 2)  # four rows of three 16 px faces
+    examples = sorted(p.name for p in (tmp_path / "examples").iterdir())
+    assert examples == ["anime-1.png", "anime-2.png", "real-1.png", "real-2.png"]
+    assert Image.open(tmp_path / "examples" / "real-1.png").size == (256, 256)

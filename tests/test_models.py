@@ -5,7 +5,7 @@ import torch
 
 from genmodels import REGISTRY, build_tiny
 from genmodels.classifier import ImageClassifier
-from genmodels.trvae import TransferVAE
+from genmodels.trvae import TransferVAE, condition_mmd, mmd
 
 
 def run(model, seed: int) -> torch.Tensor:
@@ -92,3 +92,19 @@ def test_discriminator_options_score_classify_and_see_batch_variety():
     same = MinibatchStd()(torch.ones(4, 2, 3, 3))  # a batch of identical images has no spread
     varied = MinibatchStd()(torch.randn(4, 2, 3, 3))
     assert same.shape == (4, 3, 3, 3) and same[:, 2].abs().max() == 0 and varied[:, 2].min() > 0
+
+
+def test_mmd_tells_two_samples_apart_and_the_penalty_ignores_scale():
+    rng = torch.Generator().manual_seed(0)
+    a, b = torch.randn(64, 16, generator=rng), torch.randn(64, 16, generator=rng)
+    assert mmd(a, b) < 0.1 * mmd(a, b + 1.5)
+    codes, labels = torch.cat([a, b + 1.5]), torch.tensor([0] * 64 + [1] * 64)
+    assert condition_mmd(codes, labels) == pytest.approx(condition_mmd(10 * codes, labels).item(), rel=1e-4)
+    assert condition_mmd(codes, torch.zeros(128, dtype=torch.long)) == 0  # one condition: nothing to match
+
+
+def test_transfer_vae_draws_and_transfers_by_label_name():
+    model = build_tiny("transfer")
+    real, anime = model.sample(2, seed=1, label="real"), model.sample(2, seed=1, label="anime")
+    assert real.shape == (2, 3, 16, 16) and not torch.equal(real, anime)  # the label reaches the decoder
+    assert torch.equal(model.transfer(real, "real", "anime"), model.transfer(real, 0, 1))

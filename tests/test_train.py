@@ -8,11 +8,12 @@ import torch
 
 from genmodels.classifier import ImageClassifier
 from genmodels.gan import Generator
-from genmodels.registry import CHARACTERS
-from train import classifier, handwriting
+from genmodels.registry import CHARACTERS, DOMAINS
+from genmodels.trvae import TransferVAE
+from train import classifier, handwriting, transfer
 from train.config import parse
 from genmodels.base import image_to_tensor
-from train.data import Batches, ExampleStream, open_stream
+from train.data import Batches, ExampleStream, class_batches, in_holdout, open_stream
 from train.loop import flatten_optimizer, unflatten_optimizer
 
 from .conftest import make_image_dataset
@@ -77,8 +78,7 @@ def test_datasets_whose_label_names_differ_are_interleaved(tmp_path):
     """EMNIST (62 names) and MNIST (10 names) share ids 0-9 for digits; their ClassLabels must not stop the mix."""
     letters = make_image_dataset(tmp_path / "emnist", 40, labels=[10 + i % 52 for i in range(40)], names=CHARACTERS)
     digits = make_image_dataset(tmp_path / "mnist", 40)
-    config = handwriting.Config(datasets=[str(letters), str(digits)], batch_size=32)
-    batches = handwriting.make_data(config, rank=0, world_size=1)
+    batches = class_batches([str(letters), str(digits)], 28, 1, 32)
     labels = torch.cat([next(batches)[1] for _ in range(4)])
     assert (labels < 10).any() and (labels >= 10).any()
 
@@ -99,3 +99,62 @@ def test_jitter_keeps_shape_and_paper():
     moved = classifier.jitter(images, 1.0, torch.Generator().manual_seed(0))
     assert moved.shape == images.shape and moved[:, :, 0, 0].eq(-1).all()  # corners stay paper, not grey
     assert not torch.equal(moved, images) and torch.equal(classifier.jitter(images, 0.0), images)
+
+
+def test_our_holdout_part_is_stable_disjoint_and_complete(tmp_path):
+    folder = make_image_dataset(tmp_path / "faces", 60)
+
+    def images(part):
+        return [ex["image"]["bytes"] if part != "all" else None for ex in open_stream(str(folder), part=part, buffer_size=1)]
+
+    train, holdout = images("train"), images("holdout")
+    assert len(train) + len(holdout) == 60 and 0 < len(holdout) < 20
+    assert not set(train) & set(holdout)
+    assert images("holdout") == holdout  # the same every time
+    assert all(in_holdout(b) for b in holdout) and not any(in_holdout(b) for b in train)
+
+
+def test_domain_batches_label_each_dataset_and_balance_them(domain_data):
+    config = transfer.Config(real=[str(domain_data / "celeb-faces"), str(domain_data / "utk-faces")],
+                             anime=[str(domain_data / "anime-faces")], resolution=16, batch_size=32)  # fmt: skip
+    batches = transfer.domain_batches(config)
+    images, labels = next(batches)
+    assert images.shape == (32, 3, 16, 16) and set(labels.tolist()) <= {0, 1}
+    counts = Counter(torch.cat([next(batches)[1] for _ in range(8)]).tolist())
+    assert abs(counts[0] - counts[1]) < 0.25 * 256  # real (two datasets) and anime drawn alike
+
+
+def test_transfer_smoke_run_resumes_and_ships_a_loadable_model(domain_data, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
+    common = ["--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"), "--resolution", "16",
+              "--batch-size", "8", "--latent-dim", "8", "--base-channels", "4", "--mmd-dim", "8", "--log-every", "1",
+              "--sample-every", "2", "--checkpoint-every", "2"]  # fmt: skip
+    transfer.main([*common, "--max-steps", "2"])
+    transfer.main([*common, "--max-steps", "3", "--resume"])
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3] and {"l1", "kl", "mmd"} <= set(log[-1])
+    assert (tmp_path / "run" / "samples" / "step-0000002.png").is_file()  # held-out rows, before and after
+    model = TransferVAE.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()
+    assert model.transfer(torch.zeros(2, 3, 16, 16), "real", "anime").shape == (2, 3, 16, 16)
+    card = (tmp_path / "weights" / "README.md").read_text()
+    assert "python -m train.transfer" in card and "Steps: 3" in card and "MMD" in card
+
+
+def test_domain_classifier_smoke_run(domain_data, tmp_path):
+    classifier.main(["--model", "transfer-classifier", "--datasets", str(domain_data / "celeb-faces"),
+                     str(domain_data / "anime-faces"), "--dataset-labels", "0", "1", "--output-dir", str(tmp_path / "run"),
+                     "--weights-dir", str(tmp_path / "weights"), "--batch-size", "8", "--base-channels", "4",
+                     "--feature-dim", "8", "--max-steps", "2"])  # fmt: skip
+    model = ImageClassifier.from_pretrained(tmp_path / "weights").eval()
+    assert model.labels == DOMAINS and model.predict(torch.zeros(2, 3, 64, 64)).shape == (2, 2)
+    assert "blur" in (tmp_path / "weights" / "README.md").read_text()
+
+
+def test_blur_smooths_about_half_the_images_and_keeps_their_mean():
+    images = torch.zeros(64, 3, 16, 16)
+    images[..., ::2, :] = 1  # stripes
+    blurred = classifier.blur(images, 1.5, torch.Generator().manual_seed(0))
+    assert blurred.shape == images.shape
+    assert blurred.mean().item() == pytest.approx(images.mean().item(), abs=0.02)
+    smoothed = (blurred.std(dim=(1, 2, 3)) < 0.9 * images.std(dim=(1, 2, 3))).sum().item()
+    assert 16 < smoothed < 48

@@ -1,9 +1,11 @@
 """Train an evaluation classifier on real images only: the independent judge of a generator's samples.
 
 It never takes part in training the generator it judges. Classes are drawn uniformly (like the generator's),
-and light random affine jitter (rotation, scale, shift) keeps it from keying on exact pixel positions.
+and light random affine jitter (rotation, scale, shift) keeps it from keying on exact pixel positions; for the
+face-domain judge, random flips and blur keep it from reading "sharp" as "real" (a domain is not a resolution).
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.classifier --model handwriting-classifier
+    GENMODELS_DATA_DIR=../shared/datasets python -m train.classifier --model transfer-classifier
 """
 
 from __future__ import annotations
@@ -15,14 +17,31 @@ import torch
 import torch.nn.functional as F
 
 from genmodels.classifier import ImageClassifier
-from genmodels.registry import CHARACTERS, SPACE
+from genmodels.registry import CHARACTERS, DOMAINS
 
 from .config import command_line, parse
-from .handwriting import make_data
+from .data import class_batches
 from .loop import TrainConfig, Trainer
+from .transfer import DOMAIN_DATA
 
-LABELS = {"handwriting-classifier": CHARACTERS}
-RESOLUTION = {"handwriting-classifier": (28, 1)}
+
+@dataclass(frozen=True)
+class Task:
+    labels: list[str]
+    size: int
+    channels: int
+    datasets: list[str]  # default training data
+    dataset_labels: list[int] | None = None  # the label of each dataset's every image (None: its label column)
+    part: str = "all"  # which part of the train splits (our "train" part leaves the held-out images for evaluation)
+    blur: float = 0.0  # largest Gaussian blur sigma of the augmentation, in pixels
+    flip: bool = False  # random horizontal flips
+
+
+TASKS = {
+    "handwriting-classifier": Task(CHARACTERS, 28, 1, ["genmodels/emnist-byclass", "genmodels/mnist"]),
+    "transfer-classifier": Task(DOMAINS, 64, 3, [d for ds in DOMAIN_DATA.values() for d in ds],
+                                [DOMAINS.index(k) for k, ds in DOMAIN_DATA.items() for _ in ds], "train", 1.5, True),
+}  # fmt: skip
 
 
 @dataclass
@@ -30,7 +49,8 @@ class Config(TrainConfig):
     """A small CNN classifier trained on the real train splits."""
 
     model: str = "handwriting-classifier"  # registered classifier to train
-    datasets: list[str] = field(default_factory=list)  # ids or folders (default: the model's datasets in spaces.yaml)
+    datasets: list[str] = field(default_factory=list)  # ids or folders (default: the task's datasets)
+    dataset_labels: list[int] = field(default_factory=list)  # with --datasets: each one's label id (default: its label column)
     base_channels: int = 32  # width of the first conv stage (doubles twice)
     feature_dim: int = 128  # the embedding the Frechet distance is measured in
     lr: float = 1e-3  # AdamW learning rate (cosine decay to 0 over max_steps)
@@ -58,25 +78,44 @@ def jitter(images: torch.Tensor, strength: float, generator: torch.Generator | N
     return F.grid_sample(images - background, grid, align_corners=False) + background
 
 
+def blur(images: torch.Tensor, max_sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Half of the images blurred with a Gaussian of a random sigma up to `max_sigma` pixels."""
+    if max_sigma <= 0:
+        return images
+    n, c = images.shape[:2]
+    sigma = torch.rand(n, generator=generator) * max_sigma * (torch.rand(n, generator=generator) < 0.5)
+    offsets = torch.arange(-3, 4, dtype=torch.float32)
+    weights = torch.exp(-offsets[None] ** 2 / (2 * sigma[:, None].clamp(min=1e-3) ** 2))
+    weights = (weights / weights.sum(1, keepdim=True)).to(images)  # (n, 7); sigma ~0 -> a delta
+    kernels = weights.repeat_interleave(c, 0)[:, None]  # one separable kernel per (image, channel)
+    flat = images.reshape(1, n * c, *images.shape[2:])
+    flat = F.conv2d(F.pad(flat, (3, 3, 0, 0), mode="replicate"), kernels[:, :, None, :], groups=n * c)
+    flat = F.conv2d(F.pad(flat, (0, 0, 3, 3), mode="replicate"), kernels[:, :, :, None], groups=n * c)
+    return flat.reshape(images.shape)
+
+
 def main(argv=None):
     config = parse(Config, argv)
-    config.datasets = config.datasets or SPACE["models"][config.model]["datasets"]
+    task = TASKS[config.model]
+    datasets, dataset_labels = (config.datasets, config.dataset_labels or None) if config.datasets else (task.datasets, task.dataset_labels)
     torch.manual_seed(config.seed)
-    resolution, channels = RESOLUTION[config.model]
-    model = ImageClassifier(resolution=resolution, in_channels=channels, base_channels=config.base_channels,
-                            feature_dim=config.feature_dim, labels=list(LABELS[config.model]))  # fmt: skip
+    model = ImageClassifier(resolution=task.size, in_channels=task.channels, base_channels=config.base_channels,
+                            feature_dim=config.feature_dim, labels=list(task.labels))  # fmt: skip
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / config.max_steps, 1))))
 
     from accelerate import PartialState
 
     state = PartialState()
-    data = make_data(config, state.process_index, state.num_processes)
+    data = class_batches(datasets, task.size, task.channels, config.batch_size, dataset_labels, part=task.part,
+                         seed=config.seed, rank=state.process_index, world_size=state.num_processes)  # fmt: skip
 
     def train_step(trainer: Trainer, batch) -> dict:
         images, labels = batch
         classifier = trainer.models["classifier"]
-        logits = classifier(jitter(images, config.jitter))
+        if task.flip:
+            images = torch.where(torch.rand(len(images), 1, 1, 1, device=images.device) < 0.5, images.flip(3), images)
+        logits = classifier(blur(jitter(images, config.jitter), task.blur))
         loss = F.cross_entropy(logits, labels, label_smoothing=0.1)
         opt = trainer.optimizers["optimizer"]
         opt.zero_grad(set_to_none=True)
@@ -89,7 +128,10 @@ def main(argv=None):
     trainer = Trainer(config.model, config, {"classifier": model}, {"optimizer": optimizer}, data, ship="classifier",
                       sample=None, command=command_line(__spec__.name, argv),
                       notes="- A small CNN (three conv-conv-pool stages), AdamW with cosine decay, label smoothing 0.1, "
-                            "random affine jitter; classes drawn uniformly; real train images only.")  # fmt: skip
+                            f"random affine jitter{', flips' if task.flip else ''}"
+                            f"{f', Gaussian blur up to sigma {task.blur} px on half the images' if task.blur else ''}; "
+                            f"classes drawn uniformly; real images only ({'our train part of ' if task.part == 'train' else ''}"
+                            f"{', '.join(datasets)}).")  # fmt: skip
     trainer.fit(train_step)
 
 

@@ -2,18 +2,37 @@
 
 A dataset id `org/name` is read from `$GENMODELS_DATA_DIR/name` when that folder exists (a local mirror of the
 Hub, e.g. GENMODELS_DATA_DIR=../shared/datasets), else streamed from the Hub.
+
+Our own held-out part of a split (`part="holdout"`, the rest is `part="train"`) is decided by a hash of each image's
+encoded bytes, so it is the same on every machine and in every stream order, and needs no index.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import PIL.Image
 import torch
-from datasets import load_dataset
+from datasets import Features, Image, Value, interleave_datasets, load_dataset
 from datasets.distributed import split_dataset_by_node
+
+from genmodels.base import image_to_tensor
+
+HOLDOUT_PERCENT = 10  # share of every split kept back as our own held-out part
+
+
+def in_holdout(image_bytes: bytes) -> bool:
+    return int.from_bytes(hashlib.sha1(image_bytes).digest()[:4], "big") % 100 < HOLDOUT_PERCENT
+
+
+def decode_image(value) -> PIL.Image.Image:
+    """A dataset's image value as PIL: decoded already, or the {"bytes", "path"} of an undecoded Image column."""
+    return value if isinstance(value, PIL.Image.Image) else PIL.Image.open(io.BytesIO(value["bytes"]))
 
 
 def dataset_source(name_or_path: str) -> str:
@@ -24,10 +43,16 @@ def dataset_source(name_or_path: str) -> str:
     return str(mirror) if os.environ.get("GENMODELS_DATA_DIR") and mirror.is_dir() else name_or_path
 
 
-def open_stream(name_or_path: str, split: str = "train", *, seed: int = 0, buffer_size: int = 2048,
+def open_stream(name_or_path: str, split: str = "train", *, part: str = "all", seed: int = 0, buffer_size: int = 2048,
                 rank: int = 0, world_size: int = 1):  # fmt: skip
-    """A shuffled streaming dataset; each of `world_size` processes sees a disjoint shard."""
+    """A shuffled streaming dataset; each of `world_size` processes sees a disjoint shard. `part`: "all" of the
+    split, or our "train" / "holdout" parts of it (see `in_holdout`), whose images stay encoded (`decode_image`)."""
+    if part not in ("all", "train", "holdout"):
+        raise ValueError(f"part must be all, train or holdout, not {part!r}")
     ds = load_dataset(dataset_source(name_or_path), split=split, streaming=True)
+    if part != "all":
+        keep = part == "holdout"
+        ds = ds.cast_column("image", Image(decode=False)).filter(lambda ex: in_holdout(ex["image"]["bytes"]) == keep)
     if world_size > 1:
         ds = split_dataset_by_node(ds, rank=rank, world_size=world_size)
     return ds.shuffle(seed=seed, buffer_size=buffer_size) if buffer_size > 1 else ds
@@ -98,3 +123,26 @@ class Batches:
     def load_state_dict(self, state: dict) -> None:
         self.stream.load_state_dict(state["stream"])  # per-class pools refill from the stream
         self.seen = state["seen"]
+
+
+def labelled_stream(datasets: list[str], labels: list[int] | None = None, *, part: str = "all", seed: int = 0,
+                    rank: int = 0, world_size: int = 1):  # fmt: skip
+    """Streams of several datasets taken in turn (until each has been seen whole), as (image, label) examples:
+    each dataset's own `label` column, or `labels[i]` for every image of `datasets[i]` when given."""
+    streams, features = [], Features({"image": Image(decode=False), "label": Value("int64")})
+    for i, name in enumerate(datasets):
+        stream = open_stream(name, part=part, seed=seed, rank=rank, world_size=world_size)
+        if labels is None:
+            stream = stream.select_columns(["image", "label"]).cast(features)
+        else:
+            stream = stream.select_columns(["image"]).map(lambda _, label=labels[i]: {"label": label}, features=features)
+        streams.append(stream)
+    return interleave_datasets(streams, stopping_strategy="all_exhausted") if len(streams) > 1 else streams[0]
+
+
+def class_batches(datasets: list[str], size: int, channels: int, batch_size: int, labels: list[int] | None = None,
+                  *, part: str = "all", seed: int = 0, rank: int = 0, world_size: int = 1) -> Batches:  # fmt: skip
+    """Class-balanced (image, label) batches at `size` x `size` from `labelled_stream`."""
+    dataset = labelled_stream(datasets, labels, part=part, seed=seed, rank=rank, world_size=world_size)
+    stream = ExampleStream(dataset, lambda ex: (image_to_tensor(decode_image(ex["image"]), size, channels), ex["label"]))
+    return Batches(stream, batch_size, balance=True, seed=seed + rank)

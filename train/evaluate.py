@@ -7,7 +7,12 @@
   feature space between generated and real images; with `--floor-split train`, the same distance between that
   real split and the compared one, the floor a perfect generator would reach.
 
+- For the transfer VAE: on our held-out images of each domain, KID (x100) of the transfers against the target
+  domain's images (beside the KID of the untouched inputs), transfer success (the share the domain classifier
+  assigns to the target label), and the PSNR of the round trip real -> anime -> real (and of plain reconstruction).
+
     GENMODELS_DATA_DIR=../shared/datasets python -m train.evaluate --model cats --num-samples 10000
+    GENMODELS_DATA_DIR=../shared/datasets python -m train.evaluate --model transfer --classifier transfer-classifier --num-real 1000
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ class Config:
     dataset: str = ""  # dataset id or folder to compare with (default: the model's first training dataset)
     split: str = "train"  # split of that dataset
     num_samples: int = 10_000  # generated images
-    num_real: int = 0  # real images to use (0: the whole split)
+    num_real: int = 0  # real images to use (0: the whole split; transfer: per domain, of our held-out part)
     batch_size: int = 100  # images per forward pass
     seed: int = 0  # seed of the first generated batch (batch i uses seed + i)
     classifier: str = ""  # registered classifier for accuracy and Frechet distance in its feature space
@@ -202,8 +207,67 @@ def evaluate(config: Config) -> dict[str, float]:
     return metrics
 
 
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean per-image PSNR in dB of images in [-1, 1] (peak-to-peak 2)."""
+    mse = (a.float() - b.float()).pow(2).flatten(1).mean(1)
+    return float((10 * torch.log10(4 / mse.clamp(min=1e-10))).mean())
+
+
+def batched(fn, images: torch.Tensor, batch_size: int) -> torch.Tensor:
+    return torch.cat([fn(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def evaluate_transfer(config: Config) -> dict[str, float]:
+    """Transfer scores on our held-out images, which neither the transfer VAE nor the classifier trained on."""
+    from .transfer import DOMAIN_DATA, held_out
+
+    model, classifier = load(config.model), load(config.classifier or "transfer-classifier")
+    size, n, bs = model.config.resolution, config.num_real or 10**9, config.batch_size
+    inputs = {label: held_out(DOMAIN_DATA[label], n, size) for label in model.labels}
+    inception = None if config.skip_inception else InceptionFeatures(model.device)
+    feats = {}
+    if inception is not None:
+        for label, images in inputs.items():  # real features are cached: they change only with the data
+            path = cache_path("holdout", DOMAIN_DATA[label], len(images), size, inception.name)
+            if not path.is_file():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                save_file({"f": torch.from_numpy(batched(lambda x: torch.from_numpy(inception(x)), images, bs).numpy())}, path)
+            feats[label] = load_file(path)["f"].numpy()
+    metrics = {}
+    for label, images in inputs.items():
+        predicted = batched(classifier.predict, images, bs).argmax(1).cpu()
+        metrics[f"classifier accuracy, real {label} images"] = float((predicted == model.labels.index(label)).float().mean())
+    for source, target in ((a, b) for a in model.labels for b in model.labels if a != b):
+        moved = batched(lambda x: model.transfer(x, source, target).float().cpu(), inputs[source], bs)
+        predicted = batched(classifier.predict, moved, bs).argmax(1).cpu()
+        metrics[f"transfer success, {source} -> {target}"] = float((predicted == model.labels.index(target)).float().mean())
+        if inception is not None:
+            fake = batched(lambda x: torch.from_numpy(inception(x)), moved, bs).numpy()
+            metrics[f"KIDx100, {source} -> {target} vs {target}"] = 100 * kernel_inception_distance(fake, feats[target])
+            metrics[f"KIDx100, untouched {source} vs {target}"] = 100 * kernel_inception_distance(feats[source], feats[target])
+        back = batched(lambda x: model.transfer(x, target, source).float().cpu(), moved, bs)
+        metrics[f"PSNR dB, round trip {source} -> {target} -> {source}"] = psnr(back, inputs[source])
+        same = batched(lambda x: model.transfer(x, source, source).float().cpu(), inputs[source], bs)
+        metrics[f"PSNR dB, reconstruction {source} -> {source}"] = psnr(same, inputs[source])
+    print("held-out images: " + ", ".join(f"{label} {len(images)}" for label, images in inputs.items()))
+    return metrics
+
+
 def main(argv=None):
     config = parse(Config, argv)
+    if config.model == "transfer":
+        metrics = evaluate_transfer(config)
+        for name, value in metrics.items():
+            print(f"{config.model} {name}: {value:.4f}")
+        if config.record:
+            data, split = "genmodels/celeb-faces, utk-faces, anime-faces", "our held-out 10%"
+            record_metrics(resolve(config.model), config.model, {k: (v, data, split) for k, v in metrics.items()},
+                           task="image-to-image")  # fmt: skip
+            judge = config.classifier or "transfer-classifier"
+            record_metrics(resolve(judge), judge, {k.replace("classifier accuracy", "accuracy"): (v, data, split)
+                           for k, v in metrics.items() if k.startswith("classifier accuracy")}, task="image-classification")  # fmt: skip
+            print(f"recorded in the model cards of {config.model} and {judge}")
+        return
     metrics = evaluate(config)
     for name, value in metrics.items():
         print(f"{config.model} {name}: {value:.4f}  (n={config.num_samples} vs {config.dataset}:{config.split})")

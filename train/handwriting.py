@@ -15,14 +15,11 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from datasets import Value, interleave_datasets
-
-from genmodels.base import image_to_tensor
 from genmodels.gan import Discriminator, Generator
 from genmodels.registry import CHARACTERS
 
 from .config import command_line, parse
-from .data import Batches, ExampleStream, open_stream
+from .data import class_batches
 from .loop import TrainConfig, Trainer
 
 
@@ -65,15 +62,6 @@ class Config(TrainConfig):
     max_steps: int = 30_000  # generator steps in all
 
 
-def make_data(config: Config, rank: int, world_size: int) -> Batches:
-    """Uniform over the classes present: EMNIST's and MNIST's label ids agree for digits (0-9)."""
-    streams = [open_stream(d, seed=config.seed, rank=rank, world_size=world_size).cast_column("label", Value("int64"))
-               for d in config.datasets]  # fmt: skip
-    dataset = interleave_datasets(streams, stopping_strategy="all_exhausted") if len(streams) > 1 else streams[0]
-    stream = ExampleStream(dataset, lambda ex: (image_to_tensor(ex["image"], 28, channels=1), ex["label"]))
-    return Batches(stream, config.batch_size, balance=True, seed=config.seed + rank)
-
-
 def main(argv=None):
     config = parse(Config, argv)
     torch.manual_seed(config.seed)
@@ -88,7 +76,9 @@ def main(argv=None):
     from accelerate import PartialState
 
     state = PartialState()
-    data = make_data(config, state.process_index, state.num_processes)
+    # Uniform over the classes present: EMNIST's and MNIST's label ids agree for digits (0-9).
+    data = class_batches(config.datasets, 28, 1, config.batch_size, seed=config.seed, rank=state.process_index,
+                         world_size=state.num_processes)  # fmt: skip
     grid_labels = torch.arange(len(CHARACTERS)).repeat(2)  # every class, twice, from fixed latents
 
     def sample(model):

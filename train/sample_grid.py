@@ -2,11 +2,13 @@
 
     python -m train.sample_grid --model cats --rows 8 --cols 8
     python -m train.sample_grid --model handwriting --per-class 4 --cols 31 --text "Hello World" "jumps over 13 dogs"
+    python -m train.sample_grid --model transfer --cols 12 --examples 3   # held-out rows; app examples
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import torch
@@ -31,6 +33,9 @@ class Config:
     seed: int = 0  # sampling seed
     scale: int = 2  # nearest-neighbour upscaling, so small images stay crisp in the README
     out: str = ""  # output file (default docs/<model>.png)
+    examples: int = 0  # transfer: also write this many new faces per label, drawn by the model, as docs/examples/*.png
+    temperature: float = 0.7  # transfer examples: prior temperature
+    examples_dir: str = ""  # where the examples go (default docs/examples)
 
 
 def class_grid(model, per_class: int, cols: int, seed: int) -> torch.Tensor:
@@ -44,10 +49,28 @@ def class_grid(model, per_class: int, cols: int, seed: int) -> torch.Tensor:
     return image_grid(full, nrow=cols, pad_value=0.6)
 
 
+def write_examples(model, config: Config) -> None:
+    """New faces of every label, drawn by the model from fixed seeds and upscaled: the app's example inputs."""
+    folder = Path(config.examples_dir or ROOT / "docs" / "examples")
+    folder.mkdir(parents=True, exist_ok=True)
+    for label in model.labels:
+        faces = model.sample(config.examples, seed=config.seed, label=label, temperature=config.temperature)
+        for i, face in enumerate(to_pil(faces.cpu())):
+            face.resize((256, 256), Image.Resampling.LANCZOS).save(folder / f"{label}-{i + 1}.png")
+    print(f"wrote {config.examples} examples per label to {folder}")
+
+
 def main(argv=None):
     config = parse(Config, argv)
     model = load(config.model)
-    if config.per_class:
+    if config.model == "transfer":  # rows: held-out real photos, their anime; held-out anime, their real
+        from .transfer import DOMAIN_DATA, held_out, transfer_rows
+
+        real, anime = (held_out(DOMAIN_DATA[label], config.cols, model.config.resolution) for label in ("real", "anime"))
+        grid = to_pil(image_grid(transfer_rows(model, real, anime), nrow=config.cols))
+        if config.examples:
+            write_examples(model, config)
+    elif config.per_class:
         grid = to_pil(class_grid(model, config.per_class, config.cols, config.seed))
     else:
         grid = to_pil(image_grid(model.sample(config.rows * config.cols, seed=config.seed).cpu(), nrow=config.cols))

@@ -1,0 +1,111 @@
+"""Uploaded images in, 64x64-ready face crops out: safe decoding and face detection with OpenCV's bundled Haar cascade.
+
+The crop around a detected face copies the framing of the `celeb-faces` training images (hair included): the
+constants below are medians measured by `python -m train.face_framing` on those images, upscaled 4x.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # larger uploads are refused before they are decoded (decompression-bomb guard)
+MIN_SIDE = 16  # smaller images hold no usable face
+FRAMING_SIDE = 1.49  # crop side / detected face width            (python -m train.face_framing)
+FRAMING_DX = 0.0  # crop centre minus face centre, x, per face width
+FRAMING_DY = -0.11  # crop centre minus face centre, y, per face width (negative: up, towards the hair)
+DETECT_SIDE = 640  # faces are looked for in a copy whose longer side is at most this
+
+
+@dataclass(frozen=True)
+class Box:
+    """A square or rectangle in image pixels: left, top, width, height."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def area(self) -> float:
+        return self.w * self.h
+
+
+def read_image(source) -> Image.Image:
+    """An uploaded file (path) or PIL image as an upright RGB image; ValueError with a readable reason otherwise.
+
+    The pixel count is checked from the header before decoding; EXIF orientation is applied; transparent images
+    are laid on white; grey, palette and CMYK images become RGB."""
+    if isinstance(source, (str, os.PathLike)):
+        if os.path.getsize(source) == 0:
+            raise ValueError("The uploaded file is empty (0 bytes).")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(source)
+        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError) as error:
+            if isinstance(error, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+                raise ValueError(f"This image is too large: at most {MAX_PIXELS // 1_000_000} megapixels.") from None
+            raise ValueError("This file is not an image we can read (use JPEG, PNG or WebP).") from None
+    else:
+        image = source
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"This image is too large ({width}x{height}): at most {MAX_PIXELS // 1_000_000} megapixels.")
+    if min(width, height) < MIN_SIDE:
+        raise ValueError(f"This image is too small ({width}x{height}): a face needs at least {MIN_SIDE}x{MIN_SIDE} pixels.")
+    try:
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+        return image.convert("RGB")
+    except (OSError, SyntaxError, ValueError):  # truncated or corrupt pixel data shows up only when decoding
+        raise ValueError("This image file is damaged and cannot be decoded.") from None
+
+
+@functools.cache
+def cascade():
+    import cv2
+
+    detector = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml"))
+    if detector.empty():
+        raise RuntimeError("OpenCV's Haar face cascade is missing from this installation")
+    return detector
+
+
+def detect_faces(image: Image.Image) -> list[Box]:
+    """Frontal faces in an RGB image, largest first (OpenCV Haar cascade on a grey, equalised copy)."""
+    import cv2
+
+    scale = min(1.0, DETECT_SIDE / max(image.size))
+    small = image if scale == 1.0 else image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
+    grey = cv2.equalizeHist(np.asarray(small.convert("L")))
+    min_side = max(24, round(min(grey.shape) * 0.08))
+    found = cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+    boxes = [Box(*(float(v) / scale for v in box)) for box in (found if len(found) else [])]
+    return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+
+def framing(face: Box, width: int, height: int) -> Box:
+    """The training framing around a detected face, kept inside the image (shifted, or shrunk when it cannot fit)."""
+    side = min(face.w * FRAMING_SIDE, width, height)
+    cx, cy = face.x + face.w * (0.5 + FRAMING_DX), face.y + face.h / 2 + face.w * FRAMING_DY
+    left = min(max(cx - side / 2, 0), width - side)
+    top = min(max(cy - side / 2, 0), height - side)
+    return Box(left, top, side, side)
+
+
+def centre_square(width: int, height: int) -> Box:
+    side = min(width, height)
+    return Box((width - side) / 2, (height - side) / 2, side, side)
+
+
+def crop(image: Image.Image, box: Box, size: int) -> Image.Image:
+    """`box` of `image` resized to `size` x `size` (Lanczos, antialiased)."""
+    return image.resize((size, size), Image.Resampling.LANCZOS, box=(box.x, box.y, box.x + box.w, box.y + box.h))

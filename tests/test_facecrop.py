@@ -1,0 +1,90 @@
+"""Reading uploads safely and finding faces: bad files become readable errors, crops copy the training framing."""
+
+import pytest
+from PIL import Image
+
+from genmodels.facecrop import FRAMING_SIDE, MAX_PIXELS, Box, centre_square, crop, detect_faces, framing, read_image
+
+from .conftest import png_header, schematic_face, two_face_photo
+
+
+def saved(tmp_path, image: Image.Image, name: str = "upload.png", **options) -> str:
+    path = tmp_path / name
+    image.save(path, **options)
+    return str(path)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "L", "P", "CMYK", "1"])
+def test_any_mode_becomes_rgb(tmp_path, mode):
+    image = Image.new("RGB", (40, 30), (200, 100, 50)).convert(mode)
+    name = "upload.jpg" if mode == "CMYK" else "upload.png"
+    out = read_image(saved(tmp_path, image, name))
+    assert out.mode == "RGB" and out.size == (40, 30)
+
+
+def test_transparency_is_laid_on_white(tmp_path):
+    out = read_image(saved(tmp_path, Image.new("RGBA", (20, 20), (0, 0, 0, 0))))
+    assert out.getpixel((5, 5)) == (255, 255, 255)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.new("RGB", (60, 30), "red")
+    exif = image.getexif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view"
+    out = read_image(saved(tmp_path, image, "upload.jpg", exif=exif))
+    assert out.size == (30, 60)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"this is not a picture at all", "not an image we can read"),
+    (png_header(8000, 6000), "too large"),  # 48 MP: refused from the header, before decoding
+    (png_header(30000, 30000), "too large"),  # 900 MP: PIL's own bomb guard
+    (png_header(20000, 20000)[:-30], "not an image|damaged"),  # truncated
+])  # fmt: skip
+def test_bad_files_raise_readable_errors(tmp_path, content, message):
+    path = tmp_path / "upload.png"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        read_image(str(path))
+
+
+def test_damaged_pixel_data_is_reported(tmp_path):
+    good = tmp_path / "good.jpg"
+    Image.new("RGB", (64, 64), "blue").save(good)
+    (tmp_path / "cut.jpg").write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ValueError, match="damaged|not an image"):
+        read_image(str(tmp_path / "cut.jpg"))
+
+
+def test_tiny_images_are_refused():
+    with pytest.raises(ValueError, match="too small"):
+        read_image(Image.new("RGB", (1, 1)))
+    assert MAX_PIXELS >= 24_000_000  # a 24 MP phone photo is fine
+
+
+def test_two_faces_are_found_largest_first():
+    faces = detect_faces(two_face_photo())
+    assert len(faces) == 2 and faces[0].area > faces[1].area
+    assert faces[0].x < 512 < faces[1].x
+
+
+def test_no_face_in_a_plain_picture():
+    assert detect_faces(Image.new("RGB", (640, 480), (90, 120, 200))) == []
+    assert len(detect_faces(schematic_face(200))) == 1
+
+
+def test_framing_copies_the_training_crop_and_stays_inside():
+    box = framing(Box(100, 100, 100, 100), 1000, 1000)
+    assert box.w == pytest.approx(100 * FRAMING_SIDE) and box.y < 100  # wider than the face, reaching up to the hair
+    edge = framing(Box(0, 0, 100, 100), 1000, 1000)
+    assert edge.x == 0 and edge.y == 0 and edge.w == pytest.approx(100 * FRAMING_SIDE)  # shifted in, not padded
+    small = framing(Box(10, 10, 100, 100), 120, 90)
+    assert small.w == 90 and small.x + small.w <= 120  # shrunk to fit
+
+
+def test_crop_resizes_the_box():
+    image = Image.new("RGB", (300, 200), "white")
+    image.paste((255, 0, 0), (50, 0, 250, 200))
+    out = crop(image, centre_square(300, 200), 64)
+    assert out.size == (64, 64) and out.getpixel((32, 32)) == (255, 0, 0)
