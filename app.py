@@ -168,20 +168,23 @@ def sample_cars(view: str = "front-left", n: int = 8, seed: int = 0) -> list[Ima
 
 
 # ---- UI ----------------------------------------------------------------------------------------------------------
-class PhotoInput(gr.Image):
-    """gr.Image whose unreadable uploads become a clear message: Gradio opens the file before the handler runs."""
+def readable_uploads(image: gr.Image) -> gr.Image:
+    """Gradio opens an upload before the handler runs: make a file it cannot open a clear message, not "Error".
+    (Wrapping the instance's method rather than subclassing: a subclass makes Gradio write an app.pyi stub.)"""
+    preprocess = image.preprocess
 
-    is_template = True  # rendered by the frontend as a plain Image
-
-    def preprocess(self, payload):
+    def safe_preprocess(payload):
         try:
-            return super().preprocess(payload)
+            return preprocess(payload)
         except gr.Error:
             raise
         except Image.DecompressionBombError:
             raise gr.Error(f"This image is too large: at most {MAX_PIXELS // 1_000_000} megapixels.") from None
         except Exception:
             raise gr.Error("This file is not an image we can read (use JPEG, PNG or WebP).") from None
+
+    image.preprocess = safe_preprocess
+    return image
 
 
 def missing_notice(tab: str) -> None:
@@ -229,7 +232,8 @@ def build() -> gr.Blocks:
             missing_notice("Anime <-> Real")
             with gr.Row():
                 with gr.Column():
-                    tr_image = PhotoInput(type="filepath", image_mode=None, label="Photo or anime picture", sources=["upload", "webcam", "clipboard"])
+                    tr_image = readable_uploads(gr.Image(type="filepath", image_mode=None, label="Photo or anime picture",
+                                                         sources=["upload", "webcam", "clipboard"]))  # fmt: skip
                     with gr.Row():
                         tr_source = gr.Radio(["auto", *DOMAINS], value="auto", label="The picture is")
                         tr_target = gr.Radio(DOMAINS, value="anime", label="Turn it into")
