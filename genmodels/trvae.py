@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from .base import GenerativeModel, noise
+from .base import GenerativeModel
 from .gan import upsample_plan
 from .vae import down_blocks, up_blocks
 
@@ -64,12 +64,6 @@ class TransferVAE(GenerativeModel):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         recon, code = self.decode(z, target)
         return recon, mu, logvar, code
-
-    @torch.no_grad()
-    def sample(self, n: int, *, seed: int = 0, label=0, temperature: float = 1.0) -> torch.Tensor:
-        """`n` new faces of one label, decoded from prior draws (scaled by `temperature`)."""
-        z = noise((n, self.config.latent_dim), seed, self.device) * temperature
-        return self.decode(z.to(self.dtype), self.label_ids([label] * n))[0]
 
     @torch.no_grad()
     def transfer(self, images: torch.Tensor, source, target) -> torch.Tensor:

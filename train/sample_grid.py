@@ -34,7 +34,7 @@ class Config:
     scale: int = 2  # nearest-neighbour upscaling, so small images stay crisp in the README
     out: str = ""  # output file (default docs/<model>.png)
     examples: int = 0  # transfer: also write this many new faces per label, drawn by the model, as docs/examples/*.png
-    temperature: float = 0.7  # transfer examples: prior temperature
+    temperature: float = 0.8  # transfer examples: scale of the latent draws around the fitted mean
     examples_dir: str = ""  # where the examples go (default docs/examples)
 
 
@@ -49,12 +49,22 @@ def class_grid(model, per_class: int, cols: int, seed: int) -> torch.Tensor:
     return image_grid(full, nrow=cols, pad_value=0.6)
 
 
+@torch.no_grad()
 def write_examples(model, config: Config) -> None:
-    """New faces of every label, drawn by the model from fixed seeds and upscaled: the app's example inputs."""
+    """New faces of every label, the app's example inputs: latents drawn from a Gaussian fitted to the codes of 500
+    training images of that label (its aggregate posterior: with a light KL term the prior is far from it, and
+    prior draws come out grey), decoded and upscaled. No dataset image is shipped, only the model's drawings."""
+    from .transfer import DOMAIN_DATA, held_out
+
     folder = Path(config.examples_dir or ROOT / "docs" / "examples")
     folder.mkdir(parents=True, exist_ok=True)
     for label in model.labels:
-        faces = model.sample(config.examples, seed=config.seed, label=label, temperature=config.temperature)
+        images = held_out(DOMAIN_DATA[label], 500, model.config.resolution, part="train").to(model.device)
+        codes = model.encode(images, model.label_ids([label]).expand(len(images)))[0]
+        mean, cov = codes.mean(0), torch.cov(codes.T) + 1e-4 * torch.eye(codes.shape[1], device=codes.device)
+        eps = torch.randn(config.examples, codes.shape[1], generator=torch.Generator().manual_seed(config.seed))
+        z = mean + config.temperature * eps.to(codes) @ torch.linalg.cholesky(cov).T
+        faces = model.decode(z, model.label_ids([label]).expand(config.examples))[0]
         for i, face in enumerate(to_pil(faces.cpu())):
             face.resize((256, 256), Image.Resampling.LANCZOS).save(folder / f"{label}-{i + 1}.png")
     print(f"wrote {config.examples} examples per label to {folder}")

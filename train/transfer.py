@@ -66,9 +66,10 @@ def domain_batches(config: Config, *, part: str = "train", rank: int = 0, world_
                          rank=rank, world_size=world_size)  # fmt: skip
 
 
-def held_out(datasets: list[str], n: int, size: int = 64) -> torch.Tensor:
-    """Up to `n` images of our held-out part, in stream order, taken in turn from `datasets` while each lasts."""
-    streams, images = [iter(open_stream(d, part="holdout", buffer_size=1)) for d in datasets], []
+def held_out(datasets: list[str], n: int, size: int = 64, part: str = "holdout") -> torch.Tensor:
+    """Up to `n` images of our held-out part (or another `part`), in stream order, taken in turn from `datasets`
+    while each lasts."""
+    streams, images = [iter(open_stream(d, part=part, buffer_size=1)) for d in datasets], []
     while streams and len(images) < n:
         for stream in list(streams):
             example = next(stream, None)
