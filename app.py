@@ -114,6 +114,8 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
                          + (" (the largest)." if found > 1 and face == 1 else "."))  # fmt: skip
         elif source == "real":
             raise ValueError(NO_FACE)
+        else:  # auto: fine if the classifier finds it anime (checked below)
+            notes.append("No face found: used the centre square.")
     elif crop_mode == "Find the face":
         notes.append("Anime picture: used its centre square (there is no anime face detector here).")
     if source == "auto":
