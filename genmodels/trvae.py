@@ -3,8 +3,9 @@ transfer VAE"): encoder conditioned on the source label, decoder on the target l
 first decoder layer across conditions, which strips the domain from the code.
 
 Unlike the public reference's convolutional branch, the decoder returns the output of its final convolution. The
-target label enters the first decoder layer (as in the paper) and, as constant planes, the first convolution, so
-the MMD can make the code domain-free while the convolutions still know which domain to draw.
+target label enters the first decoder layer (as in the paper) and every upsampling block, through label-conditional
+BatchNorm: the MMD makes the code domain-free, so the domain's look must come from the label, and a label that
+reaches every scale can draw it.
 """
 
 from __future__ import annotations
@@ -15,8 +16,20 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from .base import GenerativeModel
-from .gan import upsample_plan
-from .vae import down_blocks, up_blocks
+from .gan import ConditionalNorm, upsample_plan
+from .vae import down_blocks
+
+
+class UpBlock(nn.Module):
+    """(N, c_in, s, s) -> (N, c_out, 2s, 2s): transposed conv, label-conditional BatchNorm, LeakyReLU."""
+
+    def __init__(self, c_in: int, c_out: int, n_labels: int):
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)
+        self.norm = ConditionalNorm(c_out, n_labels)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(self.norm(self.conv(x), y), 0.2)
 
 
 class TransferVAE(GenerativeModel):
@@ -40,7 +53,9 @@ class TransferVAE(GenerativeModel):
         self.to_moments = nn.Linear(widths[-1] * size * size, 2 * latent_dim)
         self.first_decoder_layer = nn.Linear(latent_dim + n_labels, mmd_dim)  # the MMD is taken on its output
         self.from_code = nn.Linear(mmd_dim, widths[-1] * size * size)
-        self.decoder = up_blocks([widths[-1] + n_labels, *widths[::-1][1:], widths[0]], in_channels)
+        up = [*widths[::-1], widths[0]]  # e.g. 256 @ 4x4 -> 128 -> 64 -> 32 -> 32 @ 64x64
+        self.up_blocks = nn.ModuleList(UpBlock(a, b, n_labels) for a, b in zip(up, up[1:]))
+        self.to_image = nn.Conv2d(widths[0], in_channels, 3, padding=1)
         self.base_shape = (widths[-1], size, size)
 
     def one_hot(self, y: torch.Tensor) -> torch.Tensor:
@@ -52,11 +67,11 @@ class TransferVAE(GenerativeModel):
 
     def decode(self, z: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Image, and the first decoder layer's output (the MMD features)."""
-        labels = self.one_hot(target)
-        code = F.leaky_relu(self.first_decoder_layer(torch.cat([z, labels], dim=1)), 0.2)
-        base = self.from_code(code).view(-1, *self.base_shape)
-        planes = labels[:, :, None, None].expand(-1, -1, *base.shape[2:])
-        return self.decoder(torch.cat([base, planes], dim=1)), code
+        code = F.leaky_relu(self.first_decoder_layer(torch.cat([z, self.one_hot(target)], dim=1)), 0.2)
+        h = self.from_code(code).view(-1, *self.base_shape)
+        for block in self.up_blocks:
+            h = block(h, target)
+        return torch.tanh(self.to_image(h)), code
 
     def forward(self, x, source, target):
         """(reconstruction, mu, logvar, mmd features) through a reparameterised draw."""

@@ -172,7 +172,10 @@ class Trainer:
     def save_samples(self) -> None:
         """A grid from the fixed-seed `sample` function (none for models that do not generate)."""
         if self.sample is not None and self.accelerator.is_main_process:
-            images = self.sample(self.shipped())
+            model = self.shipped()
+            was_training = model.training
+            images = self.sample(model.eval())  # eval mode: the grid's images must not touch BatchNorm statistics
+            model.train(was_training)
             (self.output_dir / "samples").mkdir(parents=True, exist_ok=True)
             to_pil(image_grid(images.float().cpu(), nrow=8)).save(self.output_dir / "samples" / f"step-{self.step:07d}.png")
 
