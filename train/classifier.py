@@ -39,8 +39,9 @@ class Task:
 
 TASKS = {
     "handwriting-classifier": Task(CHARACTERS, 28, 1, ["genmodels/emnist-byclass", "genmodels/mnist"]),
-    "transfer-classifier": Task(DOMAINS, 64, 3, [d for ds in DOMAIN_DATA.values() for d in ds],
-                                [DOMAINS.index(k) for k, ds in DOMAIN_DATA.items() for _ in ds], "train", 1.5, True),
+    "transfer-classifier": Task(DOMAINS, 64, 3, datasets=[d for ds in DOMAIN_DATA.values() for d in ds],
+                                dataset_labels=[DOMAINS.index(k) for k, ds in DOMAIN_DATA.items() for _ in ds],
+                                part="train", blur=1.5, flip=True),
 }  # fmt: skip
 
 
@@ -97,7 +98,9 @@ def blur(images: torch.Tensor, max_sigma: float, generator: torch.Generator | No
 def main(argv=None):
     config = parse(Config, argv)
     task = TASKS[config.model]
-    datasets, dataset_labels = (config.datasets, config.dataset_labels or None) if config.datasets else (task.datasets, task.dataset_labels)
+    datasets, dataset_labels = task.datasets, task.dataset_labels
+    if config.datasets:
+        datasets, dataset_labels = config.datasets, config.dataset_labels or None
     torch.manual_seed(config.seed)
     model = ImageClassifier(resolution=task.size, in_channels=task.channels, base_channels=config.base_channels,
                             feature_dim=config.feature_dim, labels=list(task.labels))  # fmt: skip
