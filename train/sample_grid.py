@@ -2,7 +2,7 @@
 
     python -m train.sample_grid --model cats --rows 8 --cols 8
     python -m train.sample_grid --model handwriting --per-class 4 --cols 31 --text "Hello World" "jumps over 13 dogs"
-    python -m train.sample_grid --model transfer --cols 12 --examples 3   # held-out rows; app examples
+    python -m train.sample_grid --model transfer --cols 12 --examples 4   # held-out rows; app examples
 """
 
 from __future__ import annotations
