@@ -19,7 +19,7 @@ from PIL import Image  # noqa: E402
 
 from genmodels import REGISTRY, WeightsNotFound, load, to_pil  # noqa: E402
 from genmodels.base import from_pil  # noqa: E402
-from genmodels.facecrop import MAX_PIXELS, centre_square, crop, detect_faces, framing, read_image  # noqa: E402
+from genmodels.facecrop import NOT_AN_IMAGE, TOO_LARGE, centre_square, crop, detect_faces, framing, read_image  # noqa: E402
 from genmodels.registry import CAR_VIEWS, DOMAINS, ROOT, SPACE, available, card_metrics  # noqa: E402
 from genmodels.writing import MAX_CHARS, MAX_LINES, VARIETY, colorize, parse_text, write  # noqa: E402
 
@@ -118,15 +118,16 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
             notes.append("No face found: used the centre square.")
     elif crop_mode == "Find the face":
         notes.append("Anime picture: used its centre square (there is no anime face detector here).")
+    size = model.config.resolution
+    face_image = crop(picture, box, size)
     if source == "auto":
         classifier = load("transfer-classifier")
-        probs = classifier.predict(from_pil([crop(picture, box, classifier.config.resolution)], classifier.config.resolution))[0]
+        probs = classifier.predict(from_pil([face_image], classifier.config.resolution))[0]
         source = classifier.labels[int(probs.argmax())]
         if found == 0 and source == "real":
             raise ValueError(NO_FACE)
         notes.append(f"The picture looks {source} ({float(probs.max()):.0%} sure).")
-    size = model.config.resolution
-    out = model.transfer(from_pil([crop(picture, box, size)], size), source, target)[0]
+    out = model.transfer(from_pil([face_image], size), source, target)[0]
     notes.append(f"{source} -> {target} at {size}x{size}, shown at {SHOW}x{SHOW}.")
     return crop(picture, box, SHOW), to_pil(out).resize((SHOW, SHOW), Image.Resampling.LANCZOS), " ".join(notes)
 
@@ -181,9 +182,9 @@ def readable_uploads(image: gr.Image) -> gr.Image:
         except gr.Error:
             raise
         except Image.DecompressionBombError:
-            raise gr.Error(f"This image is too large: at most {MAX_PIXELS // 1_000_000} megapixels.") from None
+            raise gr.Error(TOO_LARGE) from None
         except Exception:
-            raise gr.Error("This file is not an image we can read (use JPEG, PNG or WebP).") from None
+            raise gr.Error(NOT_AN_IMAGE) from None
 
     image.preprocess = safe_preprocess
     return image

@@ -20,6 +20,8 @@ FRAMING_SIDE = 1.49  # crop side / detected face width            (python -m tra
 FRAMING_DX = 0.0  # crop centre minus face centre, x, per face width
 FRAMING_DY = -0.11  # crop centre minus face centre, y, per face width (negative: up, towards the hair)
 DETECT_SIDE = 640  # faces are looked for in a copy whose longer side is at most this
+TOO_LARGE = f"This image is too large: at most {MAX_PIXELS // 1_000_000} megapixels."
+NOT_AN_IMAGE = "This file is not an image we can read (use JPEG, PNG or WebP)."
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,15 @@ def read_image(source) -> Image.Image:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 image = Image.open(source)
-        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError) as error:
-            if isinstance(error, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-                raise ValueError(f"This image is too large: at most {MAX_PIXELS // 1_000_000} megapixels.") from None
-            raise ValueError("This file is not an image we can read (use JPEG, PNG or WebP).") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ValueError(TOO_LARGE) from None
+        except (UnidentifiedImageError, OSError):
+            raise ValueError(NOT_AN_IMAGE) from None
     else:
         image = source
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ValueError(f"This image is too large ({width}x{height}): at most {MAX_PIXELS // 1_000_000} megapixels.")
+        raise ValueError(f"{TOO_LARGE[:-1]} ({width}x{height} is {width * height / 1e6:.0f}).")
     if min(width, height) < MIN_SIDE:
         raise ValueError(f"This image is too small ({width}x{height}): a face needs at least {MIN_SIDE}x{MIN_SIDE} pixels.")
     try:
