@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import os
 import random
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -18,7 +20,7 @@ import spaces  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from genmodels import REGISTRY, WeightsNotFound, load, to_pil  # noqa: E402
-from genmodels.base import from_pil  # noqa: E402
+from genmodels.base import from_pil, image_grid, save_gif  # noqa: E402
 from genmodels.facecrop import NOT_AN_IMAGE, TOO_LARGE, centre_square, crop, detect_faces, framing, read_image  # noqa: E402
 from genmodels.registry import CAR_VIEWS, DOMAINS, ROOT, SPACE, available, card_metrics  # noqa: E402
 from genmodels.writing import MAX_CHARS, MAX_LINES, VARIETY, colorize, parse_text, write  # noqa: E402
@@ -39,6 +41,9 @@ CROP_MODES = ["Find the face", "Use the whole image"]
 NO_FACE = ("No face found in this photo. Choose \"Use the whole image\" to transfer the picture as it is (best for a "
            "photo already cut to a face), or try a photo where the face is upright and clearly visible.")  # fmt: skip
 SHOW = 256  # side of the crop and the result as shown and returned
+GIF_FRAMES = 24  # frames of an interpolation GIF, one way (it plays there and back)
+GIF_DIR = Path(tempfile.gettempdir()) / "genmodels-gifs"
+GIF_DIR.mkdir(exist_ok=True)
 MAX_SEED = 2**31 - 1
 CSS = ".pixelated img { image-rendering: pixelated; }"
 
@@ -73,17 +78,39 @@ def check_count(n, low: int, high: int, what: str = "the number of images") -> i
 
 
 # ---- handlers: one per API endpoint ------------------------------------------------------------------------------
+def cat_model(model: str, spread) -> tuple:
+    """The chosen cat model and its sampling option: the GAN's latent scale is its truncation, the VAE's its
+    temperature."""
+    if model not in CAT_MODELS:
+        raise ValueError(f"Unknown model {model!r}; choose one of: {', '.join(CAT_MODELS)}.")
+    if spread is None or not 0.1 <= float(spread) <= 1.5:
+        raise ValueError("Truncation / temperature must be from 0.1 to 1.5.")
+    name = CAT_MODELS[model]
+    return load(name), {"truncation" if name == "cats" else "temperature": float(spread)}
+
+
 @friendly_errors
 @spaces.GPU
 def sample_cats(n: int = 16, seed: int = 0, truncation: float = 1.0, model: str = "GAN (default)") -> list[Image.Image]:
-    """`n` 64x64 cat faces from `seed`; `truncation` < 1 trades variety for quality."""
-    if model not in CAT_MODELS:
-        raise ValueError(f"Unknown model {model!r}; choose one of: {', '.join(CAT_MODELS)}.")
-    generator = load(CAT_MODELS[model])
+    """`n` (1-64) 64x64 cat faces from `seed`; `truncation` (0.1-1.5; the VAE's temperature) below 1 trades variety
+    for quality. `model`: "GAN (default)" or "VAE (original method)"."""
     n, seed = check_count(n, 1, 64), check_seed(seed)
-    if CAT_MODELS[model] == "cats":
-        return to_pil(generator.sample(n, seed=seed, truncation=float(truncation)))
-    return to_pil(generator.sample(n, seed=seed, temperature=float(truncation)))
+    generator, option = cat_model(model, truncation)
+    return to_pil(generator.sample(n, seed=seed, **option))
+
+
+@friendly_errors
+@spaces.GPU
+def interpolate_cats(seed_a: int = 0, seed_b: int = 1, steps: int = 8, truncation: float = 1.0,
+                     model: str = "GAN (default)") -> tuple[Image.Image, str]:  # fmt: skip
+    """A walk through the latent space from the cat of `seed_a` to the cat of `seed_b`: a strip of `steps` (2-16)
+    images, and the path of a looping GIF of the same walk (24 frames there and back, shown 4x)."""
+    seed_a, seed_b, steps = check_seed(seed_a), check_seed(seed_b), check_count(steps, 2, 16, "the number of steps")
+    generator, option = cat_model(model, truncation)
+    strip = to_pil(image_grid(generator.interpolate(seed_a, seed_b, steps, **option).cpu(), nrow=steps))
+    frames = to_pil(generator.interpolate(seed_a, seed_b, GIF_FRAMES, **option).cpu())
+    path = GIF_DIR / f"{CAT_MODELS[model]}-{seed_a}-{seed_b}-{float(truncation):g}.gif"  # same request, same file
+    return strip, str(save_gif(frames, path, scale=4))
 
 
 @friendly_errors
@@ -228,8 +255,20 @@ def build() -> gr.Blocks:
                     cat_seed = seed_row()
                     cat_trunc = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Truncation / temperature")
                     cat_go = gr.Button("Generate cats", variant="primary")
-                cat_out = gr.Gallery(label="Cats", columns=8, format="png", elem_classes="pixelated", scale=3)
+                cat_out = gr.Gallery(label="Cats", columns=8, format="png", elem_classes="pixelated", scale=3,
+                                     buttons=["download", "download_all", "fullscreen"])  # fmt: skip
             cat_go.click(sample_cats, [cat_n, cat_seed, cat_trunc, cat_model], cat_out, api_name="sample_cats")
+            with gr.Accordion("Walk from one cat to another (latent interpolation)", open=True):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        walk_a, walk_b = seed_row("From seed"), seed_row("To seed")
+                        walk_steps = gr.Slider(2, 16, value=8, step=1, label="Steps in the strip")
+                        walk_go = gr.Button("Walk", variant="primary")
+                    with gr.Column(scale=3):
+                        walk_strip = gr.Image(label="Strip", format="png", type="pil", elem_classes="pixelated")
+                        walk_gif = gr.Image(label="Animation", type="filepath", height=256)
+            walk_go.click(interpolate_cats, [walk_a, walk_b, walk_steps, cat_trunc, cat_model], [walk_strip, walk_gif],
+                          api_name="interpolate_cats")  # fmt: skip
 
         with gr.Tab("Anime <-> Real"):
             missing_notice("Anime <-> Real")

@@ -50,6 +50,8 @@ def endpoints(photo: str):
     face = from_pil([Image.open(photo)], 64)
     return [
         ("/sample_cats", "cats", (16, 0, 1.0, "GAN (default)"), lambda: load("cats").sample(16, seed=0)),
+        ("/sample_cats", "cats-vae", (16, 0, 1.0, "VAE (original method)"), lambda: load("cats-vae").sample(16, seed=0)),
+        ("/interpolate_cats", "cats", (0, 1, 8, 1.0, "GAN (default)"), lambda: load("cats").interpolate(0, 1, 8)),
         ("/transfer", "transfer", (photo, "real", "anime", "Find the face", 1),
          lambda: load("transfer").transfer(torch.nn.functional.interpolate(face, load("transfer").config.resolution), "real", "anime")),
         ("/write", "handwriting", (text, 0, True, 1), lambda: write(load("handwriting"), text, seed=0)),
@@ -120,12 +122,12 @@ def main():
     photo = str(Path(tempfile.mkdtemp()) / "photo.jpg")
     make_photo(photo)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {'tiny' if options.tiny else 'bundled'} weights")
-    rows = ["| endpoint | model ms | handler ms | client ms | cold start s | server peak RSS MiB |", "|---|---|---|---|---|---|"]
+    rows = ["| endpoint (model) | model ms | handler ms | client ms | cold start s | server peak RSS MiB |", "|---|---|---|---|---|---|"]
     for api_name, name, args, model_call in endpoints(photo):
         if not available(name):
-            rows.append(f"| {api_name} | no weights | | | | |")
+            rows.append(f"| {api_name} ({name}) | no weights | | | | |")
             continue
-        handler = {"/sample_cats": app.sample_cats, "/transfer": app.transfer, "/write": app.write_text,
+        handler = {"/sample_cats": app.sample_cats, "/interpolate_cats": app.interpolate_cats, "/transfer": app.transfer, "/write": app.write_text,
                    "/sample_faces": app.sample_faces, "/sample_cars": app.sample_cars}[api_name]  # fmt: skip
         handler_args = args  # the handler reads the photo from its path, as in the app
         with socket.socket() as s:
@@ -142,7 +144,7 @@ def main():
         finally:
             server.terminate()
             server.wait()
-        rows.append(f"| {api_name} | {median_ms(model_call, options.repeats):.1f} | "
+        rows.append(f"| {api_name} ({name}) | {median_ms(model_call, options.repeats):.1f} | "
                     f"{median_ms(lambda: handler(*handler_args), options.repeats):.1f} | {client_ms:.1f} | {cold:.1f} | "
                     f"{int(peak.split()[1]) // 1024} |")  # fmt: skip
     print("\n".join(rows))

@@ -73,6 +73,18 @@ def to_pil(images: torch.Tensor):
     return pils[0] if single else pils
 
 
+def save_gif(frames, path, *, scale: int = 1, duration_ms: int = 80, bounce: bool = True):
+    """Write PIL frames as a looping animated GIF, upscaled `scale` x (nearest neighbour: pixels stay crisp);
+    with `bounce` the animation plays forward then back, so the loop has no jump."""
+    frames = [f.convert("RGB") for f in frames]
+    if scale != 1:
+        frames = [f.resize((f.width * scale, f.height * scale), 0) for f in frames]  # 0 = Image.Resampling.NEAREST
+    if bounce and len(frames) > 2:
+        frames = frames + frames[-2:0:-1]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=0, optimize=False)
+    return path
+
+
 def image_to_tensor(image, size: int, channels: int = 3) -> torch.Tensor:
     """PIL image -> (C, size, size) float tensor in [-1, 1]: centre square crop, Lanczos resize, RGB or grey."""
     import numpy as np

@@ -54,10 +54,12 @@ class Generator(GenerativeModel):
         base_channels: int = 64,
         num_classes: int = 0,
         labels: list[str] | None = None,
+        last_channels: int = 0,
     ):
         super().__init__()
         size, steps = upsample_plan(resolution)
         widths = [base_channels * 2 ** max(steps - 1 - i, 0) for i in range(steps + 1)]  # 512,256,128,64,64 @64px
+        widths[-1] = last_channels or widths[-1]  # the full-resolution stage is the costliest: it may be narrower
         self.project = nn.Linear(latent_dim + (latent_dim if num_classes else 0), widths[0] * size * size)
         self.class_embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
         self.norms = nn.ModuleList([ConditionalNorm(w, num_classes) for w in widths])
@@ -110,9 +112,9 @@ class Generator(GenerativeModel):
             m.momentum = momentum
 
     @torch.no_grad()
-    def interpolate(self, seed_a: int, seed_b: int, steps: int, *, label=None) -> torch.Tensor:
+    def interpolate(self, seed_a: int, seed_b: int, steps: int, *, label=None, truncation: float = 1.0) -> torch.Tensor:
         """Images along the great circle between the latents of two seeds."""
-        z = slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], steps)
+        z = slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], steps) * truncation
         y = self.label_ids([label] * steps) if label is not None else self.default_labels(steps)
         return self(z, y)
 
@@ -132,12 +134,15 @@ class Discriminator(nn.Module):
     asked to make characters that read as their label. Training only."""
 
     def __init__(self, resolution=64, in_channels=3, base_channels=64, num_classes=0, use_spectral_norm=True,
-                 aux_classifier=False, minibatch_std=False):  # fmt: skip
+                 aux_classifier=False, minibatch_std=False, stem=True):  # fmt: skip
         super().__init__()
         sn = spectral_norm if use_spectral_norm else (lambda module: module)
         _, steps = upsample_plan(resolution)
         widths = [base_channels * 2 ** min(i, steps - 1) for i in range(steps + 1)]  # the generator's mirror
-        layers = [sn(nn.Conv2d(in_channels, widths[0], 3, padding=1)), nn.LeakyReLU(0.2)]
+        if stem:  # a full-resolution 3x3 conv first, then strided convs
+            layers = [sn(nn.Conv2d(in_channels, widths[0], 3, padding=1)), nn.LeakyReLU(0.2)]
+        else:  # DCGAN's layout: strided convs straight from the image, one stage narrower (~4x cheaper at 64px)
+            layers, widths = [], [in_channels, *widths[:-1]]
         for w_in, w_out in zip(widths, widths[1:]):
             layers += [sn(nn.Conv2d(w_in, w_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
         if minibatch_std:  # ProGAN's minibatch standard deviation: lets D see a batch that lacks variety

@@ -63,5 +63,6 @@ class ConvVAE(GenerativeModel):
         return self.decode(self.latents(n, seed, temperature))
 
     @torch.no_grad()
-    def interpolate(self, seed_a: int, seed_b: int, steps: int) -> torch.Tensor:
-        return self.decode(slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], steps))
+    def interpolate(self, seed_a: int, seed_b: int, steps: int, *, temperature: float = 1.0) -> torch.Tensor:
+        """Images along the great circle between the latents of two seeds."""
+        return self.decode(slerp(self.latents(1, seed_a)[0], self.latents(1, seed_b)[0], steps) * temperature)

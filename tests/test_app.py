@@ -13,7 +13,7 @@ from genmodels import REGISTRY, load
 
 from .conftest import png_header, schematic_face, two_face_photo, write_tiny_weights
 
-API_NAMES = ["/sample_cats", "/transfer", "/write", "/sample_faces", "/sample_cars"]
+API_NAMES = ["/sample_cats", "/interpolate_cats", "/transfer", "/write", "/sample_faces", "/sample_cars"]
 
 
 def free_port() -> int:
@@ -54,6 +54,19 @@ def test_sample_cats_both_models(client):
     images = gallery_images(client.predict(4, 7, 0.8, "GAN (default)", api_name="/sample_cats"))
     assert [im.size for im in images] == [(16, 16)] * 4
     assert len(client.predict(2, 7, 1.0, "VAE (original method)", api_name="/sample_cats")) == 2
+
+
+def test_interpolate_cats_returns_a_strip_and_a_looping_gif(client):
+    strip, gif = client.predict(3, 9, 5, 0.7, "GAN (default)", api_name="/interpolate_cats")
+    assert Image.open(strip).size == (5 * 18 + 2, 18 + 2)  # five 16 px cats with 2 px gaps
+    animation = Image.open(gif)
+    assert animation.n_frames == 2 * 24 - 2 and animation.size == (64, 64)  # there and back, 4x
+    again, _ = client.predict(3, 9, 5, 0.7, "GAN (default)", api_name="/interpolate_cats")
+    assert Image.open(again).tobytes() == Image.open(strip).tobytes()  # seeds make it repeatable
+    vae_strip, _ = client.predict(3, 9, 2, 1.0, "VAE (original method)", api_name="/interpolate_cats")
+    assert Image.open(vae_strip).size == (2 * 18 + 2, 18 + 2)
+    with pytest.raises(AppError, match="3.0 is greater than maximum value 1.5"):  # Gradio checks the slider
+        client.predict(3, 9, 5, 3.0, "GAN (default)", api_name="/interpolate_cats")
 
 
 def upload(tmp_path, image: Image.Image, name: str = "photo.png"):

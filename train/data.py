@@ -141,8 +141,9 @@ def labelled_stream(datasets: list[str], labels: list[int] | None = None, *, par
 
 
 def class_batches(datasets: list[str], size: int, channels: int, batch_size: int, labels: list[int] | None = None,
-                  *, part: str = "all", seed: int = 0, rank: int = 0, world_size: int = 1) -> Batches:  # fmt: skip
-    """Class-balanced (image, label) batches at `size` x `size` from `labelled_stream`."""
+                  *, part: str = "all", balance: bool = True, seed: int = 0, rank: int = 0,
+                  world_size: int = 1) -> Batches:  # fmt: skip
+    """(image, label) batches at `size` x `size` from `labelled_stream`: class-balanced, or in stream order."""
     dataset = labelled_stream(datasets, labels, part=part, seed=seed, rank=rank, world_size=world_size)
     stream = ExampleStream(dataset, lambda ex: (image_to_tensor(decode_image(ex["image"]), size, channels), ex["label"]))
-    return Batches(stream, batch_size, balance=True, seed=seed + rank)
+    return Batches(stream, batch_size, balance=balance, seed=seed + rank)

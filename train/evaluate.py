@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from datasets import Image
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -32,7 +33,7 @@ from genmodels.registry import SPACE, load, resolve
 
 from .card import record_metrics
 from .config import parse
-from .data import dataset_source, open_stream
+from .data import dataset_source, decode_image, in_holdout, open_stream
 
 
 @dataclass
@@ -130,16 +131,17 @@ def fingerprint(name: str) -> str:
 
 
 def real_features(config: Config, extractors: dict, size: int, channels: int, split: str = "") -> dict[str, np.ndarray]:
-    """{extractor name: features} (and "labels") for a real split (default `config.split`), computed once and cached."""
+    """{extractor name: features}, "labels" and "holdout" (whether each image is in our held-out part) for a real
+    split (default `config.split`), computed once and cached."""
     split = split or config.split
     source = dataset_source(config.dataset)
     judge = fingerprint(config.classifier) if config.classifier else ""
     key = (os.path.abspath(source) if Path(source).is_dir() else source, split, size, channels, config.num_real, judge)
-    path = cache_path(*key, sorted(extractors))
+    path = cache_path(*key, sorted(extractors), "holdout")
     if path.is_file():
         return {k: v.numpy() for k, v in load_file(path).items()}
-    stream = open_stream(config.dataset, split, buffer_size=1)
-    features = {name: [] for name in extractors} | {"labels": []}
+    stream = open_stream(config.dataset, split, buffer_size=1).cast_column("image", Image(decode=False))
+    features = {name: [] for name in extractors} | {"labels": [], "holdout": []}
     batch, labels = [], []
 
     def flush():
@@ -152,13 +154,14 @@ def real_features(config: Config, extractors: dict, size: int, channels: int, sp
     for i, example in enumerate(tqdm(stream, desc=f"real {split}")):
         if config.num_real and i >= config.num_real:
             break
-        batch.append(image_to_tensor(example["image"], size, channels))
+        batch.append(image_to_tensor(decode_image(example["image"]), size, channels))
         labels.append(example.get(config.label_column))
+        features["holdout"].append(in_holdout(example["image"]["bytes"]))
         if len(batch) == config.batch_size:
             flush()
     if batch:
         flush()
-    result = {k: np.concatenate(v) for k, v in features.items()}
+    result = {k: np.concatenate(v) if k != "holdout" else np.array(v) for k, v in features.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in result.items()}, path)
     return result
@@ -193,6 +196,12 @@ def evaluate(config: Config) -> dict[str, float]:
     if "inception" in extractors:
         metrics["FID"] = frechet_distance(fake["inception"], real["inception"])
         metrics["KIDx100"] = 100 * kernel_inception_distance(fake["inception"], real["inception"])
+        held = real["holdout"].astype(bool)
+        if held.any() and (~held).any():  # memorisation check: a copying model is closer to what it trained on
+            metrics["KIDx100 vs our train part"] = 100 * kernel_inception_distance(fake["inception"], real["inception"][~held])
+            metrics["KIDx100 vs our held-out part"] = 100 * kernel_inception_distance(fake["inception"], real["inception"][held])
+            metrics["KIDx100, our train part vs held-out part (floor)"] = 100 * kernel_inception_distance(
+                real["inception"][~held], real["inception"][held])
     if classifier is not None:
         has_digits = list(classifier.labels[:10]) == list("0123456789")
         metrics |= classifier_accuracy(fake["probs"], fake["labels"], "generated", has_digits)

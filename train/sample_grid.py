@@ -1,6 +1,7 @@
 """Write a fixed-seed sample grid of a registered generator to docs/<name>.png (the README's pictures).
 
-    python -m train.sample_grid --model cats --rows 8 --cols 8
+    python -m train.sample_grid --model cats --rows 8 --cols 8 --walk 4       # and docs/cats-walk.gif
+    python -m train.sample_grid --model cats-vae --rows 8 --cols 8 --walk 4
     python -m train.sample_grid --model handwriting --per-class 4 --cols 31 --text "Hello World" "jumps over 13 dogs"
     python -m train.sample_grid --model transfer --cols 12 --examples 4   # held-out rows; app examples
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from genmodels.base import image_grid, to_pil
+from genmodels.base import image_grid, save_gif, to_pil
 from genmodels.registry import ROOT, load
 from genmodels.writing import colorize, write
 
@@ -36,6 +37,22 @@ class Config:
     examples: int = 0  # transfer: also write this many new faces per label, drawn by the model, as docs/examples/*.png
     temperature: float = 0.8  # transfer examples: scale of the latent draws around the fitted mean
     examples_dir: str = ""  # where the examples go (default docs/examples)
+    walk: int = 0  # unconditional models: also write docs/<model>-walk.gif, a walk x walk grid of latent walks
+    walk_legs: int = 3  # each cell of the walk visits this many seeds and comes back to the first
+    walk_frames: int = 16  # frames per leg
+
+
+def latent_walk(model, config: Config) -> list:
+    """Frames of a `walk` x `walk` grid; each cell travels (slerp) through `walk_legs` seeds and back to its first."""
+    cells = config.walk**2
+    legs = []
+    for leg in range(config.walk_legs):
+        seeds = [(config.seed + cell * config.walk_legs + leg, config.seed + cell * config.walk_legs + (leg + 1) % config.walk_legs)
+                 for cell in range(cells)]  # fmt: skip
+        path = torch.stack([model.interpolate(a, b, config.walk_frames + 1).cpu()[:-1] for a, b in seeds])  # cell, frame
+        legs.append(path)
+    frames = torch.cat(legs, dim=1)  # (cells, frames, C, H, W)
+    return [to_pil(image_grid(frames[:, t], nrow=config.walk)) for t in range(frames.shape[1])]
 
 
 def class_grid(model, per_class: int, cols: int, seed: int) -> torch.Tensor:
@@ -95,6 +112,10 @@ def main(argv=None):
     out = config.out or ROOT / "docs" / f"{config.model}.png"
     page.save(out)
     print(f"wrote {out}")
+    if config.walk:
+        gif = Path(out).with_name(f"{Path(out).stem}-walk.gif")
+        save_gif(latent_walk(model, config), gif, scale=config.scale, duration_ms=60, bounce=False)
+        print(f"wrote {gif}")
 
 
 if __name__ == "__main__":
