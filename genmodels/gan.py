@@ -128,34 +128,43 @@ class MinibatchStd(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Image (and label) -> realness score: strided spectral-norm convs, global sum pooling, and the projection
+    """Image (and label) -> realness score: strided spectral-norm (or BatchNorm) convs, global sum pooling (or a
+    positional head), and the projection
     term of Miyato & Koyama 2018 (`<embed(y), h>`) for conditional models. With `aux_classifier`, a linear head on
     the same pooled features also predicts the class (trained on real images only), so the generator can be
     asked to make characters that read as their label. Training only."""
 
     def __init__(self, resolution=64, in_channels=3, base_channels=64, num_classes=0, use_spectral_norm=True,
-                 aux_classifier=False, minibatch_std=False, stem=True):  # fmt: skip
+                 aux_classifier=False, minibatch_std=False, stem=True, positional_head=False,
+                 batch_norm=False):  # fmt: skip
         super().__init__()
         sn = spectral_norm if use_spectral_norm else (lambda module: module)
-        _, steps = upsample_plan(resolution)
+        size, steps = upsample_plan(resolution)
         widths = [base_channels * 2 ** min(i, steps - 1) for i in range(steps + 1)]  # the generator's mirror
         if stem:  # a full-resolution 3x3 conv first, then strided convs
             layers = [sn(nn.Conv2d(in_channels, widths[0], 3, padding=1)), nn.LeakyReLU(0.2)]
         else:  # DCGAN's layout: strided convs straight from the image, one stage narrower (~4x cheaper at 64px)
             layers, widths = [], [in_channels, *widths[:-1]]
-        for w_in, w_out in zip(widths, widths[1:]):
-            layers += [sn(nn.Conv2d(w_in, w_out, 4, stride=2, padding=1)), nn.LeakyReLU(0.2)]
+        for i, (w_in, w_out) in enumerate(zip(widths, widths[1:])):
+            layers.append(sn(nn.Conv2d(w_in, w_out, 4, stride=2, padding=1)))
+            if batch_norm and (i > 0 or stem):  # DCGAN: BatchNorm after every strided conv but one on the image
+                layers.append(nn.BatchNorm2d(w_out))
+            layers.append(nn.LeakyReLU(0.2))
         if minibatch_std:  # ProGAN's minibatch standard deviation: lets D see a batch that lacks variety
             layers += [MinibatchStd(), sn(nn.Conv2d(widths[-1] + 1, widths[-1], 3, padding=1)), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
-        self.head = sn(nn.Linear(widths[-1], 1))
+        # The score from the sum-pooled features, or (positional_head, DCGAN's final 4x4 conv) from every position
+        # of the last feature map: it can tell where things are, so two eyes stay two eyes under shifted inputs.
+        self.positional_head = positional_head
+        self.head = sn(nn.Linear(widths[-1] * (size * size if positional_head else 1), 1))
         self.class_embed = sn(nn.Embedding(num_classes, widths[-1])) if num_classes else None
         self.classifier = nn.Linear(widths[-1], num_classes) if aux_classifier and num_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, return_logits: bool = False):
         """The realness score, or (score, class logits) with `return_logits` and an aux classifier."""
-        h = self.features(x).sum(dim=(2, 3))  # (N, widest)
-        out = self.head(h).squeeze(1)
+        features = self.features(x)  # (N, widest, base, base)
+        h = features.sum(dim=(2, 3))  # (N, widest)
+        out = self.head(features.flatten(1) if self.positional_head else h).squeeze(1)
         if self.class_embed is not None:
             out = out + (self.class_embed(y) * h).sum(dim=1)
         if return_logits:
