@@ -75,8 +75,9 @@ def to_pil(images: torch.Tensor):
 
 def save_gif(frames, path, *, scale: int = 1, duration_ms: int = 80, bounce: bool = True):
     """Write PIL frames as a looping animated GIF, upscaled `scale` x (nearest neighbour: pixels stay crisp);
-    with `bounce` the animation plays forward then back, so the loop has no jump."""
-    frames = [f.convert("RGB") for f in frames]
+    with `bounce` the animation plays forward then back, so the loop has no jump. Each frame gets its own 256-colour
+    palette by fast octree quantisation before upscaling (~10x faster than PIL's default when saving)."""
+    frames = [f.convert("RGB").quantize(method=2) for f in frames]  # 2 = Image.Quantize.FASTOCTREE
     if scale != 1:
         frames = [f.resize((f.width * scale, f.height * scale), 0) for f in frames]  # 0 = Image.Resampling.NEAREST
     if bounce and len(frames) > 2:

@@ -128,11 +128,11 @@ class MinibatchStd(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Image (and label) -> realness score: strided spectral-norm (or BatchNorm) convs, global sum pooling (or a
-    positional head), and the projection
-    term of Miyato & Koyama 2018 (`<embed(y), h>`) for conditional models. With `aux_classifier`, a linear head on
-    the same pooled features also predicts the class (trained on real images only), so the generator can be
-    asked to make characters that read as their label. Training only."""
+    """Image (and label) -> realness score: strided convs (spectral norm, or DCGAN's BatchNorm), global sum pooling
+    (or a head on every position), and the projection term of Miyato & Koyama 2018 (`<embed(y), h>`) for
+    conditional models. With `aux_classifier`, a linear head on the same pooled features also predicts the class
+    (trained on real images only), so the generator can be asked to make characters that read as their label.
+    Training only."""
 
     def __init__(self, resolution=64, in_channels=3, base_channels=64, num_classes=0, use_spectral_norm=True,
                  aux_classifier=False, minibatch_std=False, stem=True, positional_head=False,

@@ -24,6 +24,16 @@ def tiny_weights(tmp_path_factory):
     return write_tiny_weights(tmp_path_factory.mktemp("weights"))
 
 
+def gif_duration_ms(path) -> int:
+    """Total play time of a GIF (PIL merges identical neighbouring frames into one longer frame when saving)."""
+    animation = Image.open(path)
+    total = 0
+    for frame in range(animation.n_frames):
+        animation.seek(frame)
+        total += animation.info["duration"]
+    return total
+
+
 def png_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")

@@ -15,7 +15,7 @@ from train import cats, evaluate, sample_grid, vae
 from train.augment import cutout, diff_augment, translation
 from train.data import open_stream
 
-from .conftest import make_image_dataset
+from .conftest import gif_duration_ms, make_image_dataset
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +105,9 @@ def test_cat_grids_and_the_latent_walk(tiny_cats, tmp_path):
     sample_grid.main(["--model", "cats-vae", "--rows", "2", "--cols", "3", "--scale", "1", "--walk", "2",
                       "--walk-legs", "2", "--walk-frames", "3", "--out", str(out)])  # fmt: skip
     assert Image.open(out).size == (3 * 18 + 2, 2 * 18 + 2)
-    gif = Image.open(tmp_path / "cats-walk.gif")
-    assert gif.n_frames == 2 * 3 and gif.size == (2 * 18 + 2, 2 * 18 + 2)  # two legs of three frames, a 2x2 grid
+    gif = tmp_path / "cats-walk.gif"
+    assert gif_duration_ms(gif) == 2 * 3 * 80  # two legs of three frames
+    assert Image.open(gif).size == (2 * 18 + 2, 2 * 18 + 2)  # a 2x2 grid of 16 px cells
 
 
 def test_the_positional_head_scores_where_features_are():

@@ -218,7 +218,8 @@ class Trainer:
         model = model.half() if self.config.fp16_weights else model
         self.weights_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(self.weights_dir)
-        hardware = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({platform.processor() or platform.machine()})"
+        hardware = (torch.cuda.get_device_name() if torch.cuda.is_available() else
+                    f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s))")  # fmt: skip
         write_card(self.weights_dir, self.name, model, training={
             "command": self.command,
             "steps": self.step,

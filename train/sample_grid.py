@@ -39,7 +39,7 @@ class Config:
     examples_dir: str = ""  # where the examples go (default docs/examples)
     walk: int = 0  # unconditional models: also write docs/<model>-walk.gif, a walk x walk grid of latent walks
     walk_legs: int = 3  # each cell of the walk visits this many seeds and comes back to the first
-    walk_frames: int = 16  # frames per leg
+    walk_frames: int = 12  # frames per leg
 
 
 def latent_walk(model, config: Config) -> list:
@@ -114,7 +114,7 @@ def main(argv=None):
     print(f"wrote {out}")
     if config.walk:
         gif = Path(out).with_name(f"{Path(out).stem}-walk.gif")
-        save_gif(latent_walk(model, config), gif, scale=config.scale, duration_ms=60, bounce=False)
+        save_gif(latent_walk(model, config), gif, duration_ms=80, bounce=False)  # at 1x: a GIF of 64 px cells is heavy
         print(f"wrote {gif}")
 
 
