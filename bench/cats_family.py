@@ -11,24 +11,13 @@ training example's), untrained: speed does not depend on the weights.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def median_ms(fn, repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+from bench import median_ms  # noqa: E402  (bench/bench.py, beside this script)
 
 
 def main():
@@ -47,8 +36,8 @@ def main():
                        up_block_types=("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D")).eval()  # fmt: skip
     x, t = torch.randn(16, 3, 64, 64), torch.full((16,), 500)
     with torch.no_grad():
-        gan_ms = median_ms(lambda: gan.sample(16, seed=0))
-        unet_ms = median_ms(lambda: unet(x, t).sample)
+        gan_ms = median_ms(lambda: gan.sample(16, seed=0), 5)
+        unet_ms = median_ms(lambda: unet(x, t).sample, 5)
     count = lambda m: sum(p.numel() for p in m.parameters()) / 1e6  # noqa: E731
     print(f"torch {torch.__version__}, {options.threads} threads, 16 images at 64x64, fp32")
     print("| model | parameters (M) | passes | ms for 16 images |\n|---|---|---|---|")

@@ -24,6 +24,18 @@ def tiny_weights(tmp_path_factory):
     return write_tiny_weights(tmp_path_factory.mktemp("weights"))
 
 
+@pytest.fixture
+def tiny_models(tiny_weights, monkeypatch, tmp_path):
+    """`load` serves the tiny weights; evaluation caches go to a fresh folder."""
+    from genmodels import load
+
+    monkeypatch.setenv("GENMODELS_WEIGHTS_DIR", str(tiny_weights))
+    monkeypatch.setenv("GENMODELS_CACHE", str(tmp_path / "cache"))
+    load.cache_clear()
+    yield tiny_weights
+    load.cache_clear()
+
+
 def gif_duration_ms(path) -> int:
     """Total play time of a GIF (PIL merges identical neighbouring frames into one longer frame when saving)."""
     animation = Image.open(path)

@@ -8,7 +8,6 @@ import pytest
 import torch
 from PIL import Image
 
-from genmodels import load
 from genmodels.gan import Generator
 from genmodels.vae import ConvVAE
 from train import cats, evaluate, sample_grid, vae
@@ -82,16 +81,7 @@ def test_optimal_sigma_nll_is_lowest_for_the_better_reconstruction():
     assert (vae.gaussian_nll(close, images) < vae.gaussian_nll(far, images)).all()
 
 
-@pytest.fixture
-def tiny_cats(tiny_weights, monkeypatch, tmp_path):
-    monkeypatch.setenv("GENMODELS_WEIGHTS_DIR", str(tiny_weights))
-    monkeypatch.setenv("GENMODELS_CACHE", str(tmp_path / "cache"))
-    load.cache_clear()
-    yield tiny_weights
-    load.cache_clear()
-
-
-def test_fid_and_the_memorisation_check_against_our_two_parts(tiny_cats, cat_data):
+def test_fid_and_the_memorisation_check_against_our_two_parts(tiny_models, cat_data):
     args = ["--model", "cats", "--dataset", str(cat_data), "--num-samples", "30", "--batch-size", "15", "--no-record"]
     metrics = evaluate.evaluate(evaluate.parse(evaluate.Config, args))
     assert 0 < sum(1 for _ in open_stream(str(cat_data), part="holdout", buffer_size=1)) < 40  # both parts have images
@@ -100,7 +90,7 @@ def test_fid_and_the_memorisation_check_against_our_two_parts(tiny_cats, cat_dat
     assert metrics["FID"] > 0 and all(np.isfinite(v) for v in metrics.values())
 
 
-def test_cat_grids_and_the_latent_walk(tiny_cats, tmp_path):
+def test_cat_grids_and_the_latent_walk(tiny_models, tmp_path):
     out = tmp_path / "cats.png"
     sample_grid.main(["--model", "cats-vae", "--rows", "2", "--cols", "3", "--scale", "1", "--walk", "2",
                       "--walk-legs", "2", "--walk-frames", "3", "--out", str(out)])  # fmt: skip

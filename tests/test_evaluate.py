@@ -5,7 +5,6 @@ import pytest
 import torch
 from PIL import Image
 
-from genmodels import load
 from train import evaluate, sample_grid
 from train.evaluate import InceptionFeatures, frechet_distance, kernel_inception_distance, macro_accuracy
 
@@ -52,15 +51,6 @@ def test_inception_features_from_the_bundled_weights():
     features = extract(torch.rand(2, 1, 28, 28) * 2 - 1)  # grey images are taken as RGB
     assert features.shape == (2, 2048) and np.isfinite(features).all()
     assert not np.allclose(features[0], features[1])
-
-
-@pytest.fixture
-def tiny_models(tiny_weights, monkeypatch, tmp_path):
-    monkeypatch.setenv("GENMODELS_WEIGHTS_DIR", str(tiny_weights))
-    monkeypatch.setenv("GENMODELS_CACHE", str(tmp_path / "cache"))
-    load.cache_clear()
-    yield tiny_weights
-    load.cache_clear()
 
 
 def test_classifier_scores_with_the_noise_floor(tiny_models, tmp_path):
