@@ -5,6 +5,7 @@ from collections import Counter
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from genmodels.classifier import ImageClassifier
 from genmodels.gan import Generator
@@ -128,16 +129,39 @@ def test_transfer_smoke_run_resumes_and_ships_a_loadable_model(domain_data, tmp_
     monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
     common = ["--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"), "--resolution", "16",
               "--batch-size", "8", "--latent-dim", "8", "--base-channels", "4", "--mmd-dim", "8", "--log-every", "1",
-              "--sample-every", "2", "--checkpoint-every", "2"]  # fmt: skip
+              "--sample-every", "2", "--checkpoint-every", "2", "--adv-start", "1", "--d-channels", "4"]  # fmt: skip
     transfer.main([*common, "--max-steps", "2"])
     transfer.main([*common, "--max-steps", "3", "--resume"])
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3] and {"l1", "kl", "mmd"} <= set(log[-1])
+    assert "loss_d" not in log[0] and {"loss_d", "adv", "cycle"} <= set(log[1]) <= set(log[2])  # from --adv-start
     assert (tmp_path / "run" / "samples" / "step-0000002.png").is_file()  # held-out rows, before and after
     model = TransferVAE.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()
     assert model.transfer(torch.zeros(2, 3, 16, 16), "real", "anime").shape == (2, 3, 16, 16)
     card = (tmp_path / "weights" / "README.md").read_text()
     assert "python -m train.transfer" in card and "Steps: 3" in card and "MMD" in card
+
+
+def test_a_resumed_run_starts_the_parts_its_checkpoint_lacks_fresh(domain_data, tmp_path, monkeypatch, capsys):
+    """The shipped transfer VAE gained its discriminator at step 5,500: a checkpoint of the plain trVAE resumes
+    with the VAE and its optimiser restored and the discriminator new."""
+    monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
+    common = ["--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"), "--resolution", "16",
+              "--batch-size", "8", "--latent-dim", "8", "--base-channels", "4", "--mmd-dim", "8", "--d-channels", "4",
+              "--checkpoint-every", "2", "--adv-start", "2"]  # fmt: skip
+    transfer.main([*common, "--max-steps", "2"])
+    folder = tmp_path / "run" / "checkpoints" / "step-0000002"
+    tensors = load_file(folder / "checkpoint.safetensors")
+    save_file({k: v for k, v in tensors.items() if "discriminator." not in k and "opt_d." not in k},
+              folder / "checkpoint.safetensors")
+    state = json.loads((folder / "state.json").read_text())
+    del state["optimizers"]["opt_d"]
+    (folder / "state.json").write_text(json.dumps(state))
+    transfer.main([*common, "--max-steps", "3", "--resume"])
+    resumed = load_file(tmp_path / "run" / "checkpoints" / "step-0000003" / "checkpoint.safetensors")
+    assert resumed["optimizer.optimizer.0.step"].item() == 3  # the VAE's Adam went on from its 2 steps
+    assert resumed["optimizer.opt_d.0.step"].item() == 1  # the discriminator's began at the resume
+    assert "discriminator: not in the checkpoint, starts fresh" in capsys.readouterr().out
 
 
 def test_domain_classifier_smoke_run(domain_data, tmp_path):

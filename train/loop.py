@@ -152,11 +152,16 @@ class Trainer:
         tensors = load_file(folder / "checkpoint.safetensors")
         state = json.loads((folder / "state.json").read_text())
         for n in self.models:
-            self.unwrap(n).load_state_dict({k[len(n) + 1 :]: v for k, v in tensors.items() if k.startswith(n + ".")})
+            weights = {k[len(n) + 1 :]: v for k, v in tensors.items() if k.startswith(n + ".")}
+            if weights:  # a part the run gained since (a discriminator added for fine-tuning) starts fresh
+                self.unwrap(n).load_state_dict(weights)
+            else:
+                self.accelerator.print(f"{n}: not in the checkpoint, starts fresh")
         if self.ema is not None:
             self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
         for n, optimizer in self.optimizers.items():
-            optimizer.load_state_dict(unflatten_optimizer(tensors, state["optimizers"][n], f"optimizer.{n}"))
+            if n in state["optimizers"]:
+                optimizer.load_state_dict(unflatten_optimizer(tensors, state["optimizers"][n], f"optimizer.{n}"))
         if state["data"] is not None and hasattr(self.data, "load_state_dict"):
             self.data.load_state_dict(state["data"])
         torch.set_rng_state(tensors["rng.torch"])
