@@ -50,8 +50,8 @@ NOTES = """\
 - Why this discriminator and weight: with DCGAN's layout (strided 4x4 convs straight from the image) the
   transfers grew checkerboard grids within 250 steps, at every weight tried: 500 without the ramp (anime -> real
   success fell to 73%), 100 and 30 (grids that grew with training), 10 (faint ones). Success rose above 90% each
-  time, but KID x100 against train-part images of the target domain got worse (real -> anime 26.0 before, 32.5 to
-  40.0 after 500 steps). A full-resolution 3x3 conv before the strided ones gave clean transfers at weight 10.
+  time (on 300 train-part images), but the grids made the transfers worse to look at. A full-resolution 3x3 conv
+  before the strided ones gave clean transfers at weight 10; at 20 the grids came back.
 - Data: labels `real` (celeb-faces and utk-faces, taken in turn) and `anime` (anime-faces), drawn uniformly; our
   held-out 10% of every dataset (by a hash of the image bytes) never enters training.
 """
