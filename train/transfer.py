@@ -3,8 +3,8 @@
 Each image is reconstructed under its own label (the encoder and decoder both see it); the MMD penalty on the
 first decoder layer across labels makes that layer's code domain-free, so at test time an image encoded under its
 source label and decoded under another comes out in the other domain. Later in training (`adv_start`) a
-discriminator judges those transfers and a cycle term makes them keep the input's content. Domains are drawn uniformly; every image
-in our held-out part (`train.data.in_holdout`) is left out, for evaluation.
+discriminator judges those transfers and a cycle term makes them keep the input's content. Domains are drawn
+uniformly; every image in our held-out part (`train.data.in_holdout`) is left out, for evaluation.
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.transfer
 """
