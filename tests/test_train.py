@@ -125,11 +125,16 @@ def test_domain_batches_label_each_dataset_and_balance_them(domain_data):
     assert abs(counts[0] - counts[1]) < 0.25 * 256  # real (two datasets) and anime drawn alike
 
 
+def tiny_transfer_args(tmp_path, *extra: str) -> list[str]:
+    """Flags for a 16x16 transfer run in `tmp_path` with tiny widths, checkpointing every 2 steps."""
+    return ["--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"), "--resolution", "16",
+            "--batch-size", "8", "--latent-dim", "8", "--base-channels", "4", "--mmd-dim", "8", "--d-channels", "4",
+            "--checkpoint-every", "2", *extra]  # fmt: skip
+
+
 def test_transfer_smoke_run_resumes_and_ships_a_loadable_model(domain_data, tmp_path, monkeypatch):
     monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
-    common = ["--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"), "--resolution", "16",
-              "--batch-size", "8", "--latent-dim", "8", "--base-channels", "4", "--mmd-dim", "8", "--log-every", "1",
-              "--sample-every", "2", "--checkpoint-every", "2", "--adv-start", "1", "--d-channels", "4"]  # fmt: skip
+    common = tiny_transfer_args(tmp_path, "--log-every", "1", "--sample-every", "2", "--adv-start", "1")
     transfer.main([*common, "--max-steps", "2"])
     transfer.main([*common, "--max-steps", "3", "--resume"])
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -146,9 +151,7 @@ def test_a_resumed_run_starts_the_parts_its_checkpoint_lacks_fresh(domain_data, 
     """The shipped transfer VAE gained its discriminator at step 5,500: a checkpoint of the plain trVAE resumes
     with the VAE and its optimiser restored and the discriminator new."""
     monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
-    common = ["--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"), "--resolution", "16",
-              "--batch-size", "8", "--latent-dim", "8", "--base-channels", "4", "--mmd-dim", "8", "--d-channels", "4",
-              "--checkpoint-every", "2", "--adv-start", "2"]  # fmt: skip
+    common = tiny_transfer_args(tmp_path, "--adv-start", "2")
     transfer.main([*common, "--max-steps", "2"])
     folder = tmp_path / "run" / "checkpoints" / "step-0000002"
     tensors = load_file(folder / "checkpoint.safetensors")
