@@ -9,6 +9,7 @@ from train import evaluate, sample_grid
 from train.evaluate import InceptionFeatures, frechet_distance, kernel_inception_distance, macro_accuracy
 
 from .conftest import make_image_dataset
+from .test_train import tiny_transfer_args
 
 
 def test_frechet_distance_of_a_set_with_itself_is_zero_and_a_shift_adds_its_square():
@@ -90,6 +91,29 @@ def test_transfer_scores_on_our_held_out_images(tiny_models, domain_data, monkey
         assert 0 < metrics[f"PSNR dB, round trip {a} -> {b} -> {a}"] < 100
     assert 0 <= metrics["classifier accuracy, real anime images"] <= 1
     assert evaluate.psnr(torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.2)) == pytest.approx(20.0)  # 10 log10(4 / 0.04)
+
+
+def test_a_training_checkpoint_is_measured_on_our_train_part_and_never_recorded(tiny_models, domain_data, monkeypatch,
+                                                                              tmp_path, capsys):  # fmt: skip
+    from train import transfer
+
+    monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
+    transfer.main(tiny_transfer_args(tmp_path, "--mmd-dim", "16", "--max-steps", "2"))  # the tiny registered shape
+    checkpoint = tmp_path / "run" / "checkpoints" / "step-0000002"
+    args = ["--model", "transfer", "--batch-size", "8", "--num-real", "8", "--skip-inception"]
+    shipped = evaluate.evaluate_transfer(evaluate.parse(evaluate.Config, [*args, "--part", "train"]))
+    trained = evaluate.evaluate_transfer(evaluate.parse(evaluate.Config, [*args, "--part", "train", "--checkpoint", str(checkpoint)]))
+    held_out = evaluate.evaluate_transfer(evaluate.parse(evaluate.Config, [*args, "--checkpoint", str(checkpoint)]))
+    key = "PSNR dB, reconstruction real -> real"
+    assert len({shipped[key], trained[key], held_out[key]}) == 3  # other weights, other images
+    assert "train images: real 8, anime 8" in capsys.readouterr().out
+    evaluate.main([*args, "--checkpoint", str(checkpoint)])
+    assert "not recorded" in capsys.readouterr().out and not (tiny_models / "transfer" / "README.md").exists()
+    other_shape = tmp_path / "other"
+    transfer.main(tiny_transfer_args(other_shape, "--max-steps", "2"))
+    with pytest.raises(ValueError, match="shipped architecture"):
+        evaluate.model_to_measure(evaluate.parse(evaluate.Config, [*args, "--checkpoint",
+                                                                   str(other_shape / "run" / "checkpoints" / "step-0000002")]))
 
 
 def test_transfer_grid_and_the_app_examples(tiny_models, domain_data, monkeypatch, tmp_path):

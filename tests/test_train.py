@@ -15,7 +15,7 @@ from train import classifier, handwriting, transfer
 from train.config import parse
 from genmodels.base import image_to_tensor
 from train.data import Batches, ExampleStream, class_batches, in_holdout, open_stream
-from train.loop import flatten_optimizer, unflatten_optimizer
+from train.loop import Trainer, TrainConfig, flatten_optimizer, unflatten_optimizer
 
 from .conftest import make_image_dataset
 
@@ -165,6 +165,22 @@ def test_a_resumed_run_starts_the_parts_its_checkpoint_lacks_fresh(domain_data, 
     assert resumed["optimizer.optimizer.0.step"].item() == 3  # the VAE's Adam went on from its 2 steps
     assert resumed["optimizer.opt_d.0.step"].item() == 1  # the discriminator's began at the resume
     assert "discriminator: not in the checkpoint, starts fresh" in capsys.readouterr().out
+
+
+def test_learning_rates_come_from_the_flags_and_decay_linearly_to_zero(tmp_path):
+    config = TrainConfig(output_dir=str(tmp_path), max_steps=10, lr_decay_start=6)
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    trainer = Trainer("cats", config, {"model": model}, {"opt": optimizer}, data=None, ship="model", sample=None,
+                      command="")  # fmt: skip
+    resumed = trainer.optimizers["opt"].state_dict()
+    resumed["param_groups"][0]["lr"] = 0.5  # a checkpoint of a run with another --lr
+    trainer.optimizers["opt"].load_state_dict(resumed)
+    rates = []
+    for trainer.step in (0, 5, 6, 8, 10):
+        trainer.set_learning_rates()
+        rates.append(trainer.optimizers["opt"].param_groups[0]["lr"])
+    assert rates == pytest.approx([0.1, 0.1, 0.1, 0.05, 0.0])
 
 
 def test_domain_classifier_smoke_run(domain_data, tmp_path):

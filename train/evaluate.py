@@ -13,10 +13,14 @@
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.evaluate --model cats --num-samples 10000
     GENMODELS_DATA_DIR=../shared/datasets python -m train.evaluate --model transfer --classifier transfer-classifier --num-real 1000
+
+To watch a run without touching the held-out images, measure a training checkpoint on our train part (never
+recorded): `--checkpoint runs/transfer/checkpoints/step-0006000 --part train`.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from dataclasses import dataclass
@@ -52,6 +56,8 @@ class Config:
     floor_split: str = ""  # also measure the classifier FD between this real split and `split` (the noise floor)
     skip_inception: bool = False  # only the classifier scores
     truncation: float = 1.0  # GANs: latent truncation to sample at (the app's default setting, to measure what users get)
+    checkpoint: str = ""  # a training checkpoint folder to measure instead of the shipped weights (never recorded)
+    part: str = "holdout"  # transfer: our part of each dataset to score on, "holdout" or "train" (never recorded)
     record: bool = True  # write the numbers into the model card
 
 
@@ -182,9 +188,26 @@ def fake_features(model, config: Config, extractors: dict) -> dict[str, np.ndarr
     return {k: np.concatenate(v) for k, v in features.items()}
 
 
+def model_to_measure(config: Config):
+    """The registered model, or with `--checkpoint` its architecture holding that training checkpoint's weights:
+    the EMA when the checkpoint has one, else the model whose tensors fit (a discriminator's do not)."""
+    model = load(config.model)
+    if not config.checkpoint:
+        return model
+    tensors = load_file(Path(config.checkpoint) / "checkpoint.safetensors")
+    wanted = {k: v.shape for k, v in model.state_dict().items()}
+    for prefix in sorted({k.split(".", 1)[0] for k in tensors}, key=lambda p: p != "ema"):
+        weights = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        if {k: v.shape for k, v in weights.items()} == wanted:
+            model = copy.deepcopy(model)
+            model.load_state_dict(weights)
+            return model
+    raise ValueError(f"no model in {config.checkpoint} has the tensors of {config.model}'s shipped architecture")
+
+
 def evaluate(config: Config) -> dict[str, float]:
     config.dataset = config.dataset or SPACE["models"][config.model]["datasets"][0]
-    model = load(config.model)
+    model = model_to_measure(config)
     size, channels = model.config.resolution, model.config.get("out_channels") or model.config.in_channels
     extractors = {} if config.skip_inception else {"inception": InceptionFeatures(model.device)}
     classifier = load(config.classifier) if config.classifier else None
@@ -227,17 +250,18 @@ def batched(fn, images: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 def evaluate_transfer(config: Config) -> dict[str, float]:
-    """Transfer scores on our held-out images, which neither the transfer VAE nor the classifier trained on."""
+    """Transfer scores on our held-out images, which neither the transfer VAE nor the classifier trained on (or,
+    to watch a run, on images of our train part)."""
     from .transfer import DOMAIN_DATA, held_out
 
-    model, classifier = load(config.model), load(config.classifier or "transfer-classifier")
+    model, classifier = model_to_measure(config), load(config.classifier or "transfer-classifier")
     size, n, bs = model.config.resolution, config.num_real or 10**9, config.batch_size
-    inputs = {label: held_out(DOMAIN_DATA[label], n, size) for label in model.labels}
+    inputs = {label: held_out(DOMAIN_DATA[label], n, size, config.part) for label in model.labels}
     inception = None if config.skip_inception else InceptionFeatures(model.device)
     feats = {}
     if inception is not None:
         for label, images in inputs.items():  # real features are cached: they change only with the data
-            path = cache_path("holdout", DOMAIN_DATA[label], len(images), size, inception.name)
+            path = cache_path(config.part, DOMAIN_DATA[label], len(images), size, inception.name)
             if not path.is_file():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 save_file({"f": torch.from_numpy(batched(lambda x: torch.from_numpy(inception(x)), images, bs).numpy())}, path)
@@ -258,12 +282,15 @@ def evaluate_transfer(config: Config) -> dict[str, float]:
         metrics[f"PSNR dB, round trip {source} -> {target} -> {source}"] = psnr(back, inputs[source])
         same = batched(lambda x: model.transfer(x, source, source).float().cpu(), inputs[source], bs)
         metrics[f"PSNR dB, reconstruction {source} -> {source}"] = psnr(same, inputs[source])
-    print("held-out images: " + ", ".join(f"{label} {len(images)}" for label, images in inputs.items()))
+    print(f"{config.part} images: " + ", ".join(f"{label} {len(images)}" for label, images in inputs.items()))
     return metrics
 
 
 def main(argv=None):
     config = parse(Config, argv)
+    if config.record and (config.checkpoint or config.part != "holdout"):
+        config.record = False  # a card holds the shipped weights' scores on held-out images, nothing else
+        print("not recorded: the card only takes the shipped weights measured on our held-out part")
     if config.model == "transfer":
         metrics = evaluate_transfer(config)
         for name, value in metrics.items():

@@ -42,6 +42,7 @@ class TrainConfig:
     checkpoint_every: int = 1000  # steps between checkpoints (the last two are kept)
     resume: bool = False  # continue from the newest checkpoint in output_dir
     ema_decay: float = 0.999  # decay of the generator's exponential moving average (0 disables EMA)
+    lr_decay_start: int = 0  # from this step the learning rates fall linearly to 0 at max_steps (0: constant)
     mixed_precision: str = "no"  # "no", "bf16" or "fp16" (GPU)
     fp16_weights: bool = True  # ship the weights in float16
     push_to_hub: bool = False  # upload the final folder to the model's Hub repo from spaces.yaml
@@ -87,6 +88,7 @@ class Trainer:
         prepared = prepared if isinstance(prepared, (list, tuple)) else [prepared]
         self.models = dict(zip(names[: len(models)], prepared[: len(models)]))
         self.optimizers = dict(zip(names[len(models) :], prepared[len(models) :]))
+        self.base_lrs = {n: [group["lr"] for group in o.param_groups] for n, o in self.optimizers.items()}
         self.data, self.ship, self.sample = data, ship, sample
         self.ema = copy.deepcopy(self.unwrap(ship)).eval().requires_grad_(False) if config.ema_decay > 0 else None
         self.step, self.started = 0, time.time()
@@ -119,6 +121,15 @@ class Trainer:
         torch._foreach_lerp_(list(self.ema.parameters()), list(model.parameters()), 1 - decay)
         for ema_buffer, buffer in zip(self.ema.buffers(), model.buffers()):
             ema_buffer.copy_(buffer)
+
+    def set_learning_rates(self) -> None:
+        """Every optimiser's learning rate as the flags set it (also after a resume, whose checkpoint holds the
+        old run's), times the linear decay to 0 from `lr_decay_start` to `max_steps` when there is one."""
+        start, end = self.config.lr_decay_start, self.config.max_steps
+        factor = 1.0 if not start or self.step < start else max(0.0, (end - self.step) / max(end - start, 1))
+        for n, optimizer in self.optimizers.items():
+            for group, lr in zip(optimizer.param_groups, self.base_lrs[n]):
+                group["lr"] = lr * factor
 
     # ---- checkpoints -----------------------------------------------------------------------------------------
     def checkpoints(self) -> list[Path]:
@@ -197,6 +208,7 @@ class Trainer:
         data = iter(self.data)
         while self.step < config.max_steps:
             batch = [t.to(self.device) for t in next(data)]
+            self.set_learning_rates()
             with self.accelerator.autocast():
                 metrics = step_fn(self, batch)
             self.update_ema()
