@@ -101,19 +101,21 @@ def test_a_training_checkpoint_is_measured_on_our_train_part_and_never_recorded(
     transfer.main(tiny_transfer_args(tmp_path, "--mmd-dim", "16", "--max-steps", "2"))  # the tiny registered shape
     checkpoint = tmp_path / "run" / "checkpoints" / "step-0000002"
     args = ["--model", "transfer", "--batch-size", "8", "--num-real", "8", "--skip-inception"]
-    shipped = evaluate.evaluate_transfer(evaluate.parse(evaluate.Config, [*args, "--part", "train"]))
-    trained = evaluate.evaluate_transfer(evaluate.parse(evaluate.Config, [*args, "--part", "train", "--checkpoint", str(checkpoint)]))
-    held_out = evaluate.evaluate_transfer(evaluate.parse(evaluate.Config, [*args, "--checkpoint", str(checkpoint)]))
+
+    def config(*extra):
+        return evaluate.parse(evaluate.Config, [*args, *extra])
+
+    shipped = evaluate.evaluate_transfer(config("--part", "train"))
+    trained = evaluate.evaluate_transfer(config("--part", "train", "--checkpoint", str(checkpoint)))
+    held_out = evaluate.evaluate_transfer(config("--checkpoint", str(checkpoint)))
     key = "PSNR dB, reconstruction real -> real"
     assert len({shipped[key], trained[key], held_out[key]}) == 3  # other weights, other images
     assert "train images: real 8, anime 8" in capsys.readouterr().out
     evaluate.main([*args, "--checkpoint", str(checkpoint)])
     assert "not recorded" in capsys.readouterr().out and not (tiny_models / "transfer" / "README.md").exists()
-    other_shape = tmp_path / "other"
-    transfer.main(tiny_transfer_args(other_shape, "--max-steps", "2"))
+    transfer.main(tiny_transfer_args(tmp_path / "other", "--max-steps", "2"))  # mmd-dim 8: another shape
     with pytest.raises(ValueError, match="shipped architecture"):
-        evaluate.model_to_measure(evaluate.parse(evaluate.Config, [*args, "--checkpoint",
-                                                                   str(other_shape / "run" / "checkpoints" / "step-0000002")]))
+        evaluate.model_to_measure(config("--checkpoint", str(tmp_path / "other" / "run" / "checkpoints" / "step-0000002")))
 
 
 def test_transfer_grid_and_the_app_examples(tiny_models, domain_data, monkeypatch, tmp_path):
