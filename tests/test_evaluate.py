@@ -115,7 +115,7 @@ def test_a_training_checkpoint_is_measured_on_our_train_part_and_never_recorded(
     assert "not recorded" in capsys.readouterr().out and not (tiny_models / "transfer" / "README.md").exists()
     transfer.main(tiny_transfer_args(tmp_path / "other", "--max-steps", "2"))  # mmd-dim 8: another shape
     with pytest.raises(ValueError, match="shipped architecture"):
-        evaluate.model_to_measure(config("--checkpoint", str(tmp_path / "other" / "run" / "checkpoints" / "step-0000002")))
+        evaluate.model_to_measure(config("--checkpoint", str(tmp_path / "other/run/checkpoints/step-0000002")))
 
 
 def test_transfer_grid_and_the_app_examples(tiny_models, domain_data, monkeypatch, tmp_path):

@@ -134,7 +134,8 @@ def tiny_transfer_args(tmp_path, *extra: str) -> list[str]:
 
 def test_transfer_smoke_run_resumes_and_ships_a_loadable_model(domain_data, tmp_path, monkeypatch):
     monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
-    common = tiny_transfer_args(tmp_path, "--log-every", "1", "--sample-every", "2", "--adv-start", "1")
+    common = tiny_transfer_args(tmp_path, "--log-every", "1", "--sample-every", "2", "--adv-start", "1",
+                                "--adv-scale", "1", "2")  # fmt: skip
     transfer.main([*common, "--max-steps", "2"])
     transfer.main([*common, "--max-steps", "3", "--resume"])
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
