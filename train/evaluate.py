@@ -38,6 +38,7 @@ from genmodels.registry import SPACE, load, resolve
 from .card import record_metrics
 from .config import parse
 from .data import dataset_source, decode_image, in_holdout, open_stream
+from .loop import checkpoint_part
 
 
 @dataclass
@@ -197,7 +198,7 @@ def model_to_measure(config: Config):
     tensors = load_file(Path(config.checkpoint) / "checkpoint.safetensors")
     wanted = {k: v.shape for k, v in model.state_dict().items()}
     for prefix in sorted({k.split(".", 1)[0] for k in tensors}, key=lambda p: p != "ema"):
-        weights = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        weights = checkpoint_part(tensors, prefix)
         if {k: v.shape for k, v in weights.items()} == wanted:
             model = copy.deepcopy(model)
             model.load_state_dict(weights)

@@ -49,6 +49,11 @@ class TrainConfig:
     hub_repo_id: str = ""  # override that repo id
 
 
+def checkpoint_part(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """The tensors of one part (a model, "ema", an optimiser) from a checkpoint's, whose keys are `<name>.<key>`."""
+    return {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
+
+
 def flatten_optimizer(state: dict, prefix: str) -> tuple[dict[str, torch.Tensor], dict]:
     """An optimiser state_dict split into tensors (for safetensors) and the JSON-able rest."""
     tensors, rest = {}, {"param_groups": state["param_groups"], "state": {}}
@@ -63,10 +68,9 @@ def flatten_optimizer(state: dict, prefix: str) -> tuple[dict[str, torch.Tensor]
 
 def unflatten_optimizer(tensors: dict[str, torch.Tensor], rest: dict, prefix: str) -> dict:
     state = {int(i): dict(values) for i, values in rest["state"].items()}
-    for name, value in tensors.items():
-        if name.startswith(prefix + "."):
-            index, key = name[len(prefix) + 1 :].split(".", 1)
-            state.setdefault(int(index), {})[key] = value
+    for name, value in checkpoint_part(tensors, prefix).items():
+        index, key = name.split(".", 1)
+        state.setdefault(int(index), {})[key] = value
     return {"state": state, "param_groups": rest["param_groups"]}
 
 
@@ -163,13 +167,13 @@ class Trainer:
         tensors = load_file(folder / "checkpoint.safetensors")
         state = json.loads((folder / "state.json").read_text())
         for n in self.models:
-            weights = {k[len(n) + 1 :]: v for k, v in tensors.items() if k.startswith(n + ".")}
+            weights = checkpoint_part(tensors, n)
             if weights:  # a part the run gained since (a discriminator added for fine-tuning) starts fresh
                 self.unwrap(n).load_state_dict(weights)
             else:
                 self.accelerator.print(f"{n}: not in the checkpoint, starts fresh")
         if self.ema is not None:
-            self.ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+            self.ema.load_state_dict(checkpoint_part(tensors, "ema"))
         for n, optimizer in self.optimizers.items():
             if n in state["optimizers"]:
                 optimizer.load_state_dict(unflatten_optimizer(tensors, state["optimizers"][n], f"optimizer.{n}"))
