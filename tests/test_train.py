@@ -202,3 +202,16 @@ def test_blur_smooths_about_half_the_images_and_keeps_their_mean():
     assert blurred.mean().item() == pytest.approx(images.mean().item(), abs=0.02)
     smoothed = (blurred.std(dim=(1, 2, 3)) < 0.9 * images.std(dim=(1, 2, 3))).sum().item()
     assert 16 < smoothed < 48
+
+
+def test_a_frozen_discriminator_passes_gradients_to_its_input_but_keeps_none_itself(tmp_path):
+    critic = torch.nn.Linear(3, 1)
+    trainer = Trainer("cats", TrainConfig(output_dir=str(tmp_path)), {"critic": critic}, {}, data=None, ship="critic",
+                      sample=None, command="")  # fmt: skip
+    fake = torch.randn(4, 3, requires_grad=True)
+    with trainer.frozen("critic"):
+        score = trainer.models["critic"](fake).sum()
+    score.backward()
+    assert fake.grad is not None and torch.allclose(fake.grad, critic.weight.detach().expand(4, 3))
+    assert critic.weight.grad is None and critic.bias.grad is None
+    assert all(p.requires_grad for p in critic.parameters())  # trainable again for its own step

@@ -101,7 +101,9 @@ def train_step(trainer: Trainer, batch) -> dict:
     fake = g(torch.randn(real.shape[0], latent_dim, device=real.device))
     with torch.no_grad():
         score_real = d(diff_augment(real, augment))  # D has moved: score the reals again (no gradient needed)
-    loss_g = relativistic_ls(d(diff_augment(fake, augment)).float(), score_real.float())
+    with trainer.frozen("discriminator"):
+        score_fake = d(diff_augment(fake, augment))
+    loss_g = relativistic_ls(score_fake.float(), score_real.float())
     opt_g.zero_grad(set_to_none=True)
     trainer.accelerator.backward(loss_g)
     opt_g.step()

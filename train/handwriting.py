@@ -120,7 +120,8 @@ def train_step(trainer: Trainer, batch) -> dict:
     y = labels[:half].repeat(2)
     z = torch.randn(2 * half, latent_dim, device=real.device)
     fake = g(z, y)
-    score_fake, logits_fake = d(fake, y, return_logits=True)
+    with trainer.frozen("discriminator"):
+        score_fake, logits_fake = d(fake, y, return_logits=True)
     loss_g = -score_fake.mean()
     loss_g_cls = F.cross_entropy(logits_fake, y)
     spread = (fake[:half] - fake[half:]).abs().mean() / (z[:half] - z[half:]).abs().mean()

@@ -8,6 +8,7 @@ optimiser hyper-parameters and the data stream's position in `state.json`.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import platform
@@ -104,6 +105,19 @@ class Trainer:
 
     def unwrap(self, name: str) -> torch.nn.Module:
         return self.accelerator.unwrap_model(self.models[name])
+
+    @contextlib.contextmanager
+    def frozen(self, name: str):
+        """Forward passes of `models[name]` inside the block record no weight gradients (and, across processes,
+        sync none): a generator's step through its discriminator needs only the gradient with respect to the
+        images, and the weight gradients would be thrown away at the discriminator's next step."""
+        model = self.models[name]
+        model.requires_grad_(False)
+        try:
+            with self.accelerator.no_sync(model):
+                yield model
+        finally:
+            model.requires_grad_(True)
 
     def shipped(self) -> torch.nn.Module:
         """The model that is sampled and saved: the EMA copy when there is one, with its BatchNorm statistics

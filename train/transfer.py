@@ -142,7 +142,8 @@ def train_step(trainer: Trainer, batch) -> dict:
         opt_d.zero_grad(set_to_none=True)
         trainer.accelerator.backward(loss_d)
         opt_d.step()
-        scores = d(moved, other)
+        with trainer.frozen("discriminator"):
+            scores = d(moved, other)
         adv = -scores.mean()
         scaled = -(scores * torch.tensor(config.adv_scale, device=scores.device)[other]).mean()
         cycle = (vae(moved, other, labels)[0] - images).abs().flatten(1).sum(1).mean()
