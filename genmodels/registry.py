@@ -41,7 +41,7 @@ class ModelSpec:
 
 REGISTRY: dict[str, ModelSpec] = {
     "cats": ModelSpec(
-        Generator, "64x64 cat-face GAN (spectral-norm discriminator, EMA generator)",
+        Generator, "64x64 cat-face GAN (RaLSGAN, DCGAN discriminator, EMA generator)",
         dict(resolution=16, latent_dim=8, base_channels=4),
     ),
     "cats-vae": ModelSpec(

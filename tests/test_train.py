@@ -16,6 +16,7 @@ from train.config import parse
 from genmodels.base import image_to_tensor
 from train.data import Batches, ExampleStream, class_batches, in_holdout, open_stream
 from train.loop import Trainer, TrainConfig, flatten_optimizer, unflatten_optimizer
+from train.losses import hinge_d
 
 from .conftest import make_image_dataset
 
@@ -215,3 +216,9 @@ def test_a_frozen_discriminator_passes_gradients_to_its_input_but_keeps_none_its
     assert fake.grad is not None and torch.allclose(fake.grad, critic.weight.detach().expand(4, 3))
     assert critic.weight.grad is None and critic.bias.grad is None
     assert all(p.requires_grad for p in critic.parameters())  # trainable again for its own step
+
+
+def test_hinge_loss_is_zero_only_beyond_the_margins():
+    assert float(hinge_d(torch.full((4,), 1.0), torch.full((4,), -1.0))) == 0.0
+    assert float(hinge_d(torch.zeros(4), torch.zeros(4))) == pytest.approx(2.0)  # D undecided: both margins missed
+    assert float(hinge_d(torch.full((4,), 5.0), torch.full((4,), 3.0))) == pytest.approx(4.0)  # fakes score high

@@ -21,6 +21,7 @@ from .augment import diff_augment
 from .config import command_line, parse
 from .data import class_batches
 from .loop import TrainConfig, Trainer
+from .losses import relativistic_ls
 
 NOTES = """\
 - Generator: linear to 4x4x{g_top}, four stride-2 transposed convs (BatchNorm, ReLU), the last one at 64x64 only
@@ -70,12 +71,6 @@ def build(config: Config) -> tuple[Generator, Discriminator]:
     discriminator = Discriminator(resolution=config.resolution, base_channels=config.d_channels, use_spectral_norm=False,
                                   batch_norm=True, minibatch_std=True, stem=False, positional_head=True)  # fmt: skip
     return generator, discriminator
-
-
-def relativistic_ls(score_a: torch.Tensor, score_b: torch.Tensor) -> torch.Tensor:
-    """RaLSGAN's loss for "a is more real than b" (Jolicoeur-Martineau 2018, eq. for RaLSGAN):
-    E_a[(C(a) - E_b C(b) - 1)^2] + E_b[(C(b) - E_a C(a) + 1)^2], halved."""
-    return ((score_a - score_b.mean() - 1).pow(2).mean() + (score_b - score_a.mean() + 1).pow(2).mean()) / 2
 
 
 def train_step(trainer: Trainer, batch) -> dict:

@@ -21,6 +21,7 @@ from genmodels.registry import CHARACTERS
 from .config import command_line, parse
 from .data import class_batches
 from .loop import TrainConfig, Trainer
+from .losses import hinge_d
 
 
 NOTES = """\
@@ -106,7 +107,7 @@ def train_step(trainer: Trainer, batch) -> dict:
         with torch.no_grad():
             fake = g(z, labels)
         score_real, logits_real = d(real, labels, return_logits=True)
-        loss_d = F.relu(1 - score_real).mean() + F.relu(1 + d(fake, labels)).mean()
+        loss_d = hinge_d(score_real, d(fake, labels))
         loss_cls = F.cross_entropy(logits_real, labels)
         opt_d.zero_grad(set_to_none=True)
         trainer.accelerator.backward(loss_d + aux * loss_cls)

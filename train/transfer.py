@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 
 from genmodels.base import image_to_tensor
 from genmodels.gan import Discriminator
@@ -24,6 +23,7 @@ from genmodels.trvae import TransferVAE, condition_mmd
 from .config import command_line, parse
 from .data import class_batches, decode_image, open_stream
 from .loop import TrainConfig, Trainer
+from .losses import hinge_d
 
 DOMAIN_DATA = {"real": ["genmodels/celeb-faces", "genmodels/utk-faces"], "anime": ["genmodels/anime-faces"]}
 
@@ -138,7 +138,7 @@ def train_step(trainer: Trainer, batch) -> dict:
         n_labels = len(trainer.unwrap("vae").labels)
         other = (labels + torch.randint_like(labels, 1, n_labels)) % n_labels
         moved = vae(images, labels, other)[0]
-        loss_d = F.relu(1 - d(images, labels)).mean() + F.relu(1 + d(moved.detach(), other)).mean()
+        loss_d = hinge_d(d(images, labels), d(moved.detach(), other))
         opt_d.zero_grad(set_to_none=True)
         trainer.accelerator.backward(loss_d)
         opt_d.step()
