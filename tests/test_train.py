@@ -12,6 +12,7 @@ from genmodels.gan import Generator
 from genmodels.registry import CHARACTERS, DOMAINS
 from genmodels.trvae import TransferVAE
 from train import classifier, handwriting, transfer
+from train.card import describe_runs
 from train.config import parse
 from genmodels.base import image_to_tensor
 from train.data import Batches, ExampleStream, class_batches, in_holdout, open_stream
@@ -67,7 +68,10 @@ def test_smoke_run_checkpoints_resumes_and_writes_a_loadable_model(tiny_digits, 
     model = Generator.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()
     assert model.sample(2, seed=0, labels=["7", "q"]).shape == (2, 1, 28, 28)
     card = (tmp_path / "weights" / "README.md").read_text()
-    assert "python -m train.handwriting" in card and "Steps: 6" in card and "genmodels/emnist-byclass" in card
+    assert "Steps: 6" in card and "genmodels/emnist-byclass" in card
+    first, resumed = [line for line in card.splitlines() if "python -m train.handwriting" in line]
+    assert first.startswith("  1. ") and "--max-steps 4`: steps 0 to 4 in" in first
+    assert resumed.startswith("  2. ") and "--max-steps 6 --resume`: steps 4 to 6 in" in resumed
     assert next(model.parameters()).dtype == torch.float32
     weights = next((tmp_path / "weights").glob("*.safetensors"))
     from safetensors import safe_open
@@ -222,3 +226,12 @@ def test_hinge_loss_is_zero_only_beyond_the_margins():
     assert float(hinge_d(torch.full((4,), 1.0), torch.full((4,), -1.0))) == 0.0
     assert float(hinge_d(torch.zeros(4), torch.zeros(4))) == pytest.approx(2.0)  # D undecided: both margins missed
     assert float(hinge_d(torch.full((4,), 5.0), torch.full((4,), 3.0))) == pytest.approx(4.0)  # fakes score high
+
+
+def test_the_card_tells_every_run_of_a_resumed_model():
+    run = {"command": "python -m train.cats", "seconds": 600, "hardware": "1 x CPU"}
+    assert describe_runs([{**run, "steps": [0, 500]}]) == "Command: `python -m train.cats`: steps 0 to 500 in 10 min"
+    story = describe_runs([{**run, "steps": [2500, 3000]}, {**run, "steps": [3000, 3000], "command": "save"}])
+    assert story.splitlines()[1:] == ["  1. steps 0 to 2,500: earlier runs, not recorded",
+                                      "  2. `python -m train.cats`: steps 2,500 to 3,000 in 10 min",
+                                      "  3. `save`: saved the weights"]  # fmt: skip

@@ -26,7 +26,7 @@ model = load("{name}")  # this folder, the bundled weights/{name}/, or the Hub r
 {datasets}
 
 ## Training
-- Command: `{command}`
+- {commands}
 - Steps: {steps:,}; images seen: {images_seen:,}; hardware: {hardware}
 {notes}
 
@@ -50,9 +50,23 @@ def metrics_table(results: list[EvalResult]) -> str:
     return "| metric | value | against |\n|---|---|---|\n" + "\n".join(rows)
 
 
+def describe_runs(runs: list[dict]) -> str:
+    """The card's account of the runs that made a model (`Trainer.runs`): its command, or each resumed run in turn."""
+    lines = [] if runs[0]["steps"][0] == 0 else [f"steps 0 to {runs[0]['steps'][0]:,}: earlier runs, not recorded"]
+    for run in runs:
+        first, last = run["steps"]
+        done = f"steps {first:,} to {last:,} in {run['seconds'] / 60:.0f} min" if last > first else "saved the weights"
+        lines.append(f"`{run['command']}`: {done}")
+    if len(lines) == 1:
+        return f"Command: {lines[0]}"
+    return "Commands, each resuming from the checkpoint of the one before:\n" + "\n".join(
+        f"  {i}. {line}" for i, line in enumerate(lines, 1))
+
+
 def write_card(folder: Path, name: str, model, training: dict) -> ModelCard:
     """Write `folder/README.md` for a freshly trained model."""
-    entry = SPACE["models"][name]
+    entry, runs = SPACE["models"][name], training["runs"]
+    trained = [r for r in runs if r["steps"][1] > r["steps"][0]]
     data = ModelCardData(license="other", library_name="diffusers", datasets=entry["datasets"],
                          tags=["genmodels", "image-generation", type(model).__name__], model_name=name)  # fmt: skip
     datasets = "\n".join(f"- [`{d}`](https://huggingface.co/datasets/{d})" for d in entry["datasets"])
@@ -60,8 +74,9 @@ def write_card(folder: Path, name: str, model, training: dict) -> ModelCard:
         name=name, description=REGISTRY[name].description, space_title=SPACE["space"]["title"],
         repo_id=entry["repo_id"], class_path=f"{type(model).__module__}.{type(model).__name__}",
         params=sum(p.numel() for p in model.parameters()), dtype=str(next(model.parameters()).dtype)[6:],
-        datasets=datasets, notes=training.pop("notes", ""), **training, metrics_start=METRICS_START,
-        metrics_end=METRICS_END, metrics=metrics_table([]), config=model.to_json_string().strip(),
+        datasets=datasets, notes=training["notes"], steps=training["steps"], images_seen=training["images_seen"],
+        commands=describe_runs(runs), hardware=", ".join(dict.fromkeys(r["hardware"] for r in trained or runs)),
+        metrics_start=METRICS_START, metrics_end=METRICS_END, metrics=metrics_table([]), config=model.to_json_string().strip(),
     )  # fmt: skip
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
     card.save(Path(folder) / "README.md")

@@ -97,6 +97,8 @@ class Trainer:
         self.data, self.ship, self.sample = data, ship, sample
         self.ema = copy.deepcopy(self.unwrap(ship)).eval().requires_grad_(False) if config.ema_decay > 0 else None
         self.step, self.started = 0, time.time()
+        self.history: list[dict] = []  # the runs before this one, from the checkpoint resumed (see `runs`)
+        self.first_step = 0  # the step this run started from
 
     # ---- helpers the step functions use ---------------------------------------------------------------------
     @property
@@ -118,6 +120,18 @@ class Trainer:
                 yield model
         finally:
             model.requires_grad_(True)
+
+    def hardware(self) -> str:
+        device = (torch.cuda.get_device_name() if torch.cuda.is_available() else
+                  f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s))")  # fmt: skip
+        return f"{self.accelerator.num_processes} x {device}"
+
+    def runs(self) -> list[dict]:
+        """Every run that made this model, oldest first: its command, the steps it took (from, to), its wall-clock
+        seconds and hardware. Checkpoints carry the list, so a model card tells the whole story of a resumed run."""
+        this = {"command": self.command, "steps": [self.first_step, self.step],
+                "seconds": round(time.time() - self.started), "hardware": self.hardware()}  # fmt: skip
+        return [*self.history, this]
 
     def shipped(self) -> torch.nn.Module:
         """The model that is sampled and saved: the EMA copy when there is one, with its BatchNorm statistics
@@ -161,7 +175,7 @@ class Trainer:
                    self.unwrap(n).state_dict().items()}  # fmt: skip
         if self.ema is not None:
             tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in self.ema.state_dict().items()})
-        state = {"step": self.step, "config": asdict(self.config), "optimizers": {},
+        state = {"step": self.step, "config": asdict(self.config), "optimizers": {}, "runs": self.runs(),
                  "data": self.data.state_dict() if hasattr(self.data, "state_dict") else None}  # fmt: skip
         for n, optimizer in self.optimizers.items():
             opt_tensors, state["optimizers"][n] = flatten_optimizer(optimizer.state_dict(), f"optimizer.{n}")
@@ -194,7 +208,8 @@ class Trainer:
         if state["data"] is not None and hasattr(self.data, "load_state_dict"):
             self.data.load_state_dict(state["data"])
         torch.set_rng_state(tensors["rng.torch"])
-        self.step = state["step"]
+        self.step = self.first_step = state["step"]
+        self.history = state.get("runs", [])
 
     # ---- the loop --------------------------------------------------------------------------------------------
     def log(self, metrics: dict) -> None:
@@ -220,6 +235,7 @@ class Trainer:
         if config.resume and self.checkpoints():
             self.load_checkpoint(self.checkpoints()[-1])
             self.accelerator.print(f"resumed from step {self.step}")
+        self.started = time.time()
         for model in self.models.values():
             model.train()
         bar = tqdm(total=config.max_steps, initial=self.step, disable=not self.accelerator.is_main_process)
@@ -253,13 +269,10 @@ class Trainer:
         model = model.half() if self.config.fp16_weights else model
         self.weights_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(self.weights_dir)
-        hardware = (torch.cuda.get_device_name() if torch.cuda.is_available() else
-                    f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} thread(s))")  # fmt: skip
         write_card(self.weights_dir, self.name, model, training={
-            "command": self.command,
+            "runs": self.runs(),
             "steps": self.step,
             "images_seen": self.step * self.config.batch_size * self.accelerator.num_processes,
-            "hardware": f"{self.accelerator.num_processes} x {hardware}",
             "notes": self.notes,
         })  # fmt: skip
         if self.config.push_to_hub:
