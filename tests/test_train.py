@@ -5,6 +5,7 @@ from collections import Counter
 
 import pytest
 import torch
+from accelerate.state import AcceleratorState
 from safetensors.torch import load_file, save_file
 
 from genmodels.classifier import ImageClassifier
@@ -235,3 +236,23 @@ def test_the_card_tells_every_run_of_a_resumed_model():
     assert story.splitlines()[1:] == ["  1. steps 0 to 2,500: earlier runs, not recorded",
                                       "  2. `python -m train.cats`: steps 2,500 to 3,000 in 10 min",
                                       "  3. `save`: saved the weights"]  # fmt: skip
+
+
+@pytest.fixture
+def fresh_accelerate_state():
+    """Accelerate keeps one process-wide state, fixed by the first Accelerator: start and leave this test clean."""
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
+def test_a_step_sees_the_weights_its_optimiser_just_wrote_under_autocast(tmp_path, fresh_accelerate_state):
+    config = TrainConfig(output_dir=str(tmp_path), mixed_precision="bf16")
+    critic = torch.nn.Linear(4, 1)
+    trainer = Trainer("cats", config, {"critic": critic}, {}, data=None, ship="critic", sample=None, command="")
+    with trainer.accelerator.autocast():  # as in `fit`: one region around the whole step
+        before = trainer.models["critic"](torch.ones(1, 4)).item()
+        with torch.no_grad():
+            critic.weight.add_(1.0)  # what an optimiser step does, in place
+        after = trainer.models["critic"](torch.ones(1, 4)).item()
+    assert after == pytest.approx(before + 4, abs=0.1)  # not the stale bf16 copy of the old weights

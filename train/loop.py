@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.utils import AutocastKwargs
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -85,7 +86,11 @@ class Trainer:
     def __init__(self, name: str, config: TrainConfig, models: dict, optimizers: dict, data,
                  *, ship: str, sample: Callable[[torch.nn.Module], torch.Tensor] | None, command: str, notes: str = ""):  # fmt: skip
         self.name, self.config, self.command, self.notes = name, config, command, notes
-        self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
+        # No autocast weight-cast cache: a step function runs inside one autocast region, and with the cache a model
+        # would go on using the low-precision copies of its weights from before its optimiser stepped (the generator's
+        # step would be judged by the discriminator as it was before its own update).
+        self.accelerator = Accelerator(mixed_precision=config.mixed_precision,
+                                       kwargs_handlers=[AutocastKwargs(cache_enabled=False)])  # fmt: skip
         self.output_dir = Path(config.output_dir or ROOT / "runs" / name)
         self.weights_dir = Path(config.weights_dir or ROOT / SPACE["models"][name]["local_dir"])
         names = list(models) + list(optimizers)
