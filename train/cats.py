@@ -39,6 +39,11 @@ NOTES = """\
   translation and cutout DiffAugment and lr 2e-4 for both; one with the positional head, translation and cutout,
   and D at 4e-4) kept D near chance (both hinge terms near 1) and drew flat textures with rows of eyes at steps
   500-1,000. With BatchNorm in D and RaLSGAN, D separates real from fake from the first steps.
+- History of this run: up to step 2,750 the generator's step was judged by the discriminator as it was before its
+  own update (autocast's weight-cast cache kept the old bf16 copies; the trainer now turns that cache off). Steps
+  2,750-3,000 mixed the two (the reals scored by the old discriminator, the fakes by the new one); a branch that
+  continued that way to step 4,750 drew striped, collapsing samples by step 4,000 (sharp at 3,000). It was
+  discarded, and the run went on from its step-3,000 checkpoint with the fix.
 - Data: our train part (90%) of `cat-faces`; the held-out 10% (by a hash of the image bytes) is kept for the
   memorisation check (KID against it, beside KID against the training images).
 """
