@@ -76,7 +76,8 @@ def write_card(folder: Path, name: str, model, training: dict) -> ModelCard:
         params=sum(p.numel() for p in model.parameters()), dtype=str(next(model.parameters()).dtype)[6:],
         datasets=datasets, notes=training["notes"], steps=training["steps"], images_seen=training["images_seen"],
         commands=describe_runs(runs), hardware=", ".join(dict.fromkeys(r["hardware"] for r in trained or runs)),
-        metrics_start=METRICS_START, metrics_end=METRICS_END, metrics=metrics_table([]), config=model.to_json_string().strip(),
+        metrics_start=METRICS_START, metrics_end=METRICS_END, metrics=metrics_table([]),
+        config=model.to_json_string().strip(),
     )  # fmt: skip
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n{body}")
     card.save(Path(folder) / "README.md")
