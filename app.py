@@ -7,10 +7,13 @@ raises a clear error while the other tabs keep working.
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import logging
 import os
 import random
-import tempfile
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -19,10 +22,11 @@ import gradio as gr  # noqa: E402
 import spaces  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from genmodels import REGISTRY, WeightsNotFound, load, to_pil  # noqa: E402
-from genmodels.base import from_pil, image_grid, save_gif  # noqa: E402
+from genmodels import REGISTRY, WeightsError, WeightsNotFound, load, to_pil  # noqa: E402
+from genmodels.base import from_pil, image_grid  # noqa: E402
 from genmodels.facecrop import NOT_AN_IMAGE, TOO_LARGE, centre_square, crop, detect_faces, framing, read_image  # noqa: E402
-from genmodels.registry import CAR_VIEWS, DOMAINS, ROOT, SPACE, available, card_metrics  # noqa: E402
+from genmodels.registry import CAR_VIEWS, DOMAINS, ROOT, SPACE, card_metrics, weights_problem  # noqa: E402
+from genmodels.serving import OutputFolder, choice, flag, number, text  # noqa: E402
 from genmodels.writing import MAX_CHARS, MAX_LINES, VARIETY, colorize, parse_text, write  # noqa: E402
 
 DESCRIPTION = """# Five small generative models
@@ -42,81 +46,97 @@ NO_FACE = ("No face found in this photo. Choose \"Use the whole image\" to trans
            "photo already cut to a face), or try a photo where the face is upright and clearly visible.")  # fmt: skip
 SHOW = 256  # side of the crop and the result as shown and returned
 GIF_FRAMES = 24  # frames of an interpolation GIF, one way (it plays there and back)
-GIF_DIR = Path(tempfile.gettempdir()) / "genmodels-gifs"
-GIF_DIR.mkdir(exist_ok=True)
 MAX_SEED = 2**31 - 1
+# Handlers run on a fixed pool of threads: requests of all tabs together use at most CONCURRENCY cores, and memory
+# stays flat (every new thread that runs torch keeps its own buffers: 40 Gradio worker threads grew the server by
+# ~0.9 GB under load). The size was chosen with bench/load.py.
+CONCURRENCY = int(os.environ.get("GENMODELS_CONCURRENCY", "2"))
+MODEL_THREADS = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="model")
+QUEUE_SIZE = 64
+LIBC = ctypes.CDLL("libc.so.6") if sys.platform == "linux" else None  # for malloc_trim
+# Every output is a file written once under a fresh name inside Gradio's cache, which serves it without a copy and
+# prunes it (`delete_cache`): identical concurrent requests can no longer rewrite one file while it is being sent.
+OUTPUTS = OutputFolder(Path(gr.utils.get_upload_folder()) / "outputs")
+DELETE_CACHE = (600, 1800)  # every 10 minutes, delete outputs and uploads older than 30 minutes
+NOT_AN_UPLOAD = ("A file argument was not an upload: send the image itself (in gradio_client: handle_file(path) "
+                 "or a URL).")  # fmt: skip
+INTERNAL_ERROR = "Something went wrong on our side while making this. It has been logged; please try again."
+log = logging.getLogger("app")
 CSS = ".pixelated img { image-rendering: pixelated; }"
 
 
+def trimmed(handler, *args, **kwargs):
+    """Call the handler, then hand the memory it freed back to the system (glibc keeps it otherwise)."""
+    try:
+        return handler(*args, **kwargs)
+    finally:
+        if LIBC is not None:
+            LIBC.malloc_trim(0)
+
+
 def friendly_errors(handler):
-    """Turn the errors users can cause into a clear message (gr.Error) instead of a stack trace."""
+    """Run the handler on one of the model threads. Errors users can cause (bad arguments, unusable weights) become
+    their clear message, logged as one line; anything else is a bug: its traceback goes to the log and the user gets
+    a plain apology, never a server path."""
 
     @functools.wraps(handler)
     def wrapper(*args, **kwargs):
         try:
-            return handler(*args, **kwargs)
+            return MODEL_THREADS.submit(trimmed, handler, *args, **kwargs).result()
         except gr.Error:
             raise
-        except WeightsNotFound as error:
-            raise gr.Error(f"This model is not trained yet, so it cannot run here. ({error})") from None
-        except ValueError as error:
-            raise gr.Error(str(error)) from None
+        except (WeightsError, ValueError) as error:
+            log.warning("/%s refused: %s", handler.__name__, error)
+            raise gr.Error(str(error), print_exception=False) from None
+        except Exception:
+            log.exception("/%s failed", handler.__name__)
+            raise gr.Error(INTERNAL_ERROR, print_exception=False) from None
 
     return wrapper
 
 
-def check_seed(seed) -> int:
-    if seed is None or not 0 <= int(seed) <= MAX_SEED:
-        raise ValueError(f"The seed must be a whole number from 0 to {MAX_SEED}.")
-    return int(seed)
-
-
-def check_count(n, low: int, high: int, what: str = "the number of images") -> int:
-    if n is None or not low <= int(n) <= high:
-        raise ValueError(f"{what[0].upper() + what[1:]} must be from {low} to {high}.")
-    return int(n)
+def check_seed(seed, what: str = "the seed") -> int:
+    return number(seed, 0, MAX_SEED, what, whole=True)
 
 
 # ---- handlers: one per API endpoint ------------------------------------------------------------------------------
 def cat_model(model: str, spread) -> tuple:
     """The chosen cat model and its sampling option: the GAN's latent scale is its truncation, the VAE's its
     temperature."""
-    if model not in CAT_MODELS:
-        raise ValueError(f"Unknown model {model!r}; choose one of: {', '.join(CAT_MODELS)}.")
-    if spread is None or not 0.1 <= float(spread) <= 1.5:
-        raise ValueError("Truncation / temperature must be from 0.1 to 1.5.")
-    name = CAT_MODELS[model]
-    return load(name), {"truncation" if name == "cats" else "temperature": float(spread)}
+    name = CAT_MODELS[choice(model, CAT_MODELS, "the model")]
+    spread = number(spread, 0.1, 1.5, "truncation / temperature")
+    return load(name), {"truncation" if name == "cats" else "temperature": spread}
 
 
 @friendly_errors
 @spaces.GPU
-def sample_cats(n: int = 16, seed: int = 0, truncation: float = 1.0, model: str = "GAN (default)") -> list[Image.Image]:
+def sample_cats(n: int = 16, seed: int = 0, truncation: float = 1.0, model: str = "GAN (default)") -> list[str]:
     """`n` (1-64) 64x64 cat faces from `seed`; `truncation` (0.1-1.5; the VAE's temperature) below 1 trades variety
     for quality. `model`: "GAN (default)" or "VAE (original method)"."""
-    n, seed = check_count(n, 1, 64), check_seed(seed)
+    n, seed = number(n, 1, 64, "the number of images", whole=True), check_seed(seed)
     generator, option = cat_model(model, truncation)
-    return to_pil(generator.sample(n, seed=seed, **option))
+    return OUTPUTS.pngs(to_pil(generator.sample(n, seed=seed, **option)), f"cats-{seed}")
 
 
 @friendly_errors
 @spaces.GPU
 def interpolate_cats(seed_a: int = 0, seed_b: int = 1, steps: int = 8, truncation: float = 1.0,
-                     model: str = "GAN (default)") -> tuple[Image.Image, str]:  # fmt: skip
+                     model: str = "GAN (default)") -> tuple[str, str]:  # fmt: skip
     """A walk through the latent space from the cat of `seed_a` to the cat of `seed_b`: a strip of `steps` (2-16)
-    images, and the path of a looping GIF of the same walk (24 frames there and back, shown 4x)."""
-    seed_a, seed_b, steps = check_seed(seed_a), check_seed(seed_b), check_count(steps, 2, 16, "the number of steps")
+    images, and a looping GIF of the same walk (24 frames there and back, shown 4x)."""
+    seed_a, seed_b = check_seed(seed_a, "the first seed"), check_seed(seed_b, "the second seed")
+    steps = number(steps, 2, 16, "the number of steps", whole=True)
     generator, option = cat_model(model, truncation)
     strip = to_pil(image_grid(generator.interpolate(seed_a, seed_b, steps, **option).cpu(), nrow=steps))
     frames = to_pil(generator.interpolate(seed_a, seed_b, GIF_FRAMES, **option).cpu())
-    path = GIF_DIR / f"{CAT_MODELS[model]}-{seed_a}-{seed_b}-{float(truncation):g}.gif"  # same request, same file
-    return strip, str(save_gif(frames, path, scale=4))
+    stem = f"{CAT_MODELS[model]}-walk-{seed_a}-{seed_b}"
+    return OUTPUTS.png(strip, stem), OUTPUTS.gif(frames, stem, scale=4)
 
 
 @friendly_errors
 @spaces.GPU
 def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str = "Find the face",
-             face: int = 1) -> tuple[Image.Image, Image.Image, str]:  # fmt: skip
+             face: int = 1) -> tuple[str, str, str]:  # fmt: skip
     """Re-draw a face in the `target` domain: returns the crop that was used, the result (both 256x256) and a note.
 
     `image`: a photo or an anime picture (JPEG, PNG, WebP; EXIF rotation honoured). `source`: auto, real or anime.
@@ -125,9 +145,9 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
     detected face, 1 = the largest."""
     if image is None:
         raise ValueError("Upload an image first.")
-    for value, choices in ((source, ["auto", *DOMAINS]), (target, DOMAINS), (crop_mode, CROP_MODES)):
-        if value not in choices:
-            raise ValueError(f"Unknown choice {value!r}; choose one of: {', '.join(choices)}.")
+    source, target = choice(source, ["auto", *DOMAINS], "the source"), choice(target, DOMAINS, "the target")
+    crop_mode = choice(crop_mode, CROP_MODES, "the face mode")
+    face = number(face, 1, 20, "the face number", whole=True)
     picture = read_image(image)
     model = load("transfer")
     box, notes, found = centre_square(*picture.size), [], None
@@ -135,7 +155,7 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
         faces = detect_faces(picture)
         found = len(faces)
         if faces:
-            face = check_count(face, 1, found, f"the face number ({found} found)")
+            face = number(face, 1, found, f"the face number ({found} found)", whole=True)
             box = framing(faces[face - 1], *picture.size)
             notes.append(f"Found {found} face{'s' * (found > 1)}; used face {face}"
                          + (" (the largest)." if found > 1 and face == 1 else "."))  # fmt: skip
@@ -156,45 +176,48 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
         notes.append(f"The picture looks {source} ({float(probs.max()):.0%} sure).")
     out = model.transfer(from_pil([face_image], size), source, target)[0]
     notes.append(f"{source} -> {target} at {size}x{size}, shown at {SHOW}x{SHOW}.")
-    return crop(picture, box, SHOW), to_pil(out).resize((SHOW, SHOW), Image.Resampling.LANCZOS), " ".join(notes)
+    result = to_pil(out).resize((SHOW, SHOW), Image.Resampling.LANCZOS)
+    return OUTPUTS.png(crop(picture, box, SHOW), "face"), OUTPUTS.png(result, f"face-{target}"), " ".join(notes)
 
 
 @friendly_errors
 @spaces.GPU
-def write_text(text: str, seed: int = 0, one_hand: bool = True, variants: int = 1, ink: str = "#1b1f3b",
+def write_text(words: str, seed: int = 0, one_hand: bool = True, variants: int = 1, ink: str = "#1b1f3b",
                paper: str = "#ffffff", transparent: bool = False, scale: int = 2,
-               variety: float = VARIETY) -> tuple[Image.Image, list[Image.Image]]:  # fmt: skip
-    """`text` (0-9, A-Z, a-z, spaces, line breaks) in generated handwriting: the first variant, and all `variants`
+               variety: float = VARIETY) -> tuple[str, list[str]]:  # fmt: skip
+    """`words` (0-9, A-Z, a-z, spaces, line breaks) in generated handwriting: the first variant, and all `variants`
     (seeds `seed`, `seed` + 1, ...). `one_hand` writes every character in the same style; `scale` sets the size
     (1: 20 px capitals); `transparent` leaves the paper out (PNG with alpha); `variety` (0.1-1) is how far the
     style may stray from the average hand (lower: neater)."""
-    parse_text(text)  # reject bad text before loading anything
-    seed, variants = check_seed(seed), check_count(variants, 1, 8, "variants")
-    scale = check_count(scale, 1, 6, "the scale")
-    if variety is None or not 0.1 <= float(variety) <= 1.0:
-        raise ValueError("Variety must be from 0.1 to 1.")
+    parse_text(text(words, "the text"))  # reject bad text before loading anything
+    seed, variants = check_seed(seed), number(variants, 1, 8, "the number of variants", whole=True)
+    one_hand, transparent = flag(one_hand, "one hand"), flag(transparent, "transparent")
+    scale, variety = number(scale, 1, 6, "the size", whole=True), number(variety, 0.1, 1.0, "variety")
+    ink, paper = text(ink, "the ink colour"), text(paper, "the paper colour")
     model = load("handwriting")
-    images = [colorize(write(model, text, seed=(seed + i) % (MAX_SEED + 1), one_hand=bool(one_hand),
-                             variety=float(variety), scale=scale), ink, None if transparent else paper)
+    images = [colorize(write(model, words, seed=(seed + i) % (MAX_SEED + 1), one_hand=one_hand, variety=variety,
+                             scale=scale), ink, None if transparent else paper)
               for i in range(variants)]  # fmt: skip
-    return images[0], images
+    paths = OUTPUTS.pngs(images, f"handwriting-{seed}")
+    return paths[0], paths
 
 
 @friendly_errors
 @spaces.GPU
-def sample_faces(n: int = 16, seed: int = 0, temperature: float = 1.0) -> list[Image.Image]:
-    """`n` 64x64 faces decoded from prior draws; `temperature` scales the latent."""
-    return to_pil(load("faces").sample(check_count(n, 1, 64), seed=check_seed(seed), temperature=float(temperature)))
+def sample_faces(n: int = 16, seed: int = 0, temperature: float = 1.0) -> list[str]:
+    """`n` (1-64) 64x64 faces decoded from prior draws; `temperature` (0.1-1.5) scales the latent."""
+    n, seed = number(n, 1, 64, "the number of images", whole=True), check_seed(seed)
+    temperature = number(temperature, 0.1, 1.5, "the temperature")
+    return OUTPUTS.pngs(to_pil(load("faces").sample(n, seed=seed, temperature=temperature)), f"faces-{seed}")
 
 
 @friendly_errors
 @spaces.GPU
-def sample_cars(view: str = "front-left", n: int = 8, seed: int = 0) -> list[Image.Image]:
-    """`n` 64x64 cars seen from `view`."""
-    if view not in CAR_VIEWS:
-        raise ValueError(f"Unknown view {view!r}; choose one of: {', '.join(CAR_VIEWS)}.")
-    n = check_count(n, 1, 64)
-    return to_pil(load("cars").sample(n, seed=check_seed(seed), labels=[view] * n))
+def sample_cars(view: str = "front-left", n: int = 8, seed: int = 0) -> list[str]:
+    """`n` (1-64) 64x64 cars seen from `view`."""
+    view = choice(view, CAR_VIEWS, "the viewpoint")
+    n, seed = number(n, 1, 64, "the number of images", whole=True), check_seed(seed)
+    return OUTPUTS.pngs(to_pil(load("cars").sample(n, seed=seed, labels=[view] * n)), f"cars-{view}-{seed}")
 
 
 # ---- UI ----------------------------------------------------------------------------------------------------------
@@ -209,19 +232,52 @@ def readable_uploads(image: gr.Image) -> gr.Image:
         except gr.Error:
             raise
         except Image.DecompressionBombError:
-            raise gr.Error(TOO_LARGE) from None
+            message = TOO_LARGE
         except Exception:
-            raise gr.Error(NOT_AN_IMAGE) from None
+            message = NOT_AN_IMAGE
+        log.warning("upload refused: %s", message)
+        raise gr.Error(message, print_exception=False)
 
     image.preprocess = safe_preprocess
     return image
 
 
-def missing_notice(tab: str) -> None:
-    """A visible note on a tab whose model has no weights here yet."""
-    if not available(TAB_MODELS[tab][0]):
-        gr.Markdown(f"⚠️ **Not trained yet.** The {tab} model has no weights in this Space yet; this tab will work "
-                    "once they are added (`weights/` or the Hub repo in `spaces.yaml`).")  # fmt: skip
+def weights_notice(tab: str, problems: dict[str, WeightsError | None]) -> None:
+    """A visible note on a tab whose models cannot run here: not trained yet, or what is wrong with their weights."""
+    problem = next((problems[name] for name in TAB_MODELS[tab] if problems[name] is not None), None)
+    if isinstance(problem, WeightsNotFound):
+        gr.Markdown(f"⚠️ **Not trained yet.** {problem} This tab will work once they are added (`weights/` or the "
+                    "Hub repo in `spaces.yaml`).")  # fmt: skip
+    elif problem is not None:
+        gr.Markdown(f"⚠️ **This model cannot run.** {problem}")
+
+
+def handlers_check_arguments(demo: gr.Blocks) -> None:
+    """Let every handler see the raw values it was sent and check them itself (see `genmodels.serving`): Gradio's
+    own preprocessing of plain values rounds 1.5 to 2, lets NaN through and answers 'abc', null or a missing
+    argument with a bare "Error". Uploads keep Gradio's preprocessing (`readable_uploads`). Instance attributes,
+    not subclasses, so the components stay stock Gradio."""
+    plain = (gr.Number, gr.Slider, gr.Radio, gr.Dropdown, gr.Checkbox, gr.Textbox, gr.ColorPicker)
+    for fn in demo.fns.values():
+        for component in fn.inputs:
+            if isinstance(component, plain):
+                component.preprocess = lambda payload: payload
+    preprocess_data = demo.preprocess_data
+
+    async def preprocess_checked(block_fn, inputs, state, explicit_call=False):
+        names = [component.label or type(component).__name__ for component in block_fn.inputs]
+        if len(inputs) != len(names):
+            raise gr.Error(f"/{block_fn.api_name} takes {len(names)} arguments ({', '.join(names)}); it was sent "
+                           f"{len(inputs)}.", print_exception=False)  # fmt: skip
+        try:
+            return await preprocess_data(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except Exception as error:  # a file argument that is not an upload of this server
+            log.warning("/%s refused its arguments: %s", block_fn.api_name, type(error).__name__)
+            raise gr.Error(NOT_AN_UPLOAD, print_exception=False) from None
+
+    demo.preprocess_data = preprocess_checked
 
 
 def seed_row(label: str = "Seed"):
@@ -232,11 +288,11 @@ def seed_row(label: str = "Seed"):
     return seed
 
 
-def about() -> str:
+def about(problems: dict[str, WeightsError | None]) -> str:
     rows = []
     for name, spec in REGISTRY.items():
         metrics = ", ".join(f"{k} = {v:.4g}" for k, v in card_metrics(name).items()) or "not measured yet"
-        status = "ready" if available(name) else "not trained yet"
+        status = "ready" if problems[name] is None else "not available"
         data = ", ".join(SPACE["models"][name]["datasets"])
         rows.append(f"| `{name}` | {spec.description} | {data} | {status} | {metrics} |")
     return ("| model | what it is | trained on | status | measured |\n|---|---|---|---|---|\n" + "\n".join(rows)
@@ -244,10 +300,11 @@ def about() -> str:
 
 
 def build() -> gr.Blocks:
-    with gr.Blocks(title=SPACE["space"]["title"]) as demo:
+    problems = {name: weights_problem(name) for name in REGISTRY}  # config and headers only: milliseconds
+    with gr.Blocks(title=SPACE["space"]["title"], delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(DESCRIPTION)
         with gr.Tab("Cats"):
-            missing_notice("Cats")
+            weights_notice("Cats", problems)
             with gr.Row():
                 with gr.Column(scale=1):
                     cat_model = gr.Radio(list(CAT_MODELS), value="GAN (default)", label="Model")
@@ -271,7 +328,7 @@ def build() -> gr.Blocks:
                           api_name="interpolate_cats")  # fmt: skip
 
         with gr.Tab("Anime <-> Real"):
-            missing_notice("Anime <-> Real")
+            weights_notice("Anime <-> Real", problems)
             with gr.Row():
                 with gr.Column():
                     tr_image = readable_uploads(gr.Image(type="filepath", image_mode=None, label="Photo or anime picture",
@@ -296,7 +353,7 @@ def build() -> gr.Blocks:
             tr_go.click(transfer, tr_inputs, [tr_crop, tr_out, tr_note], api_name="transfer")
 
         with gr.Tab("Handwriting"):
-            missing_notice("Handwriting")
+            weights_notice("Handwriting", problems)
             with gr.Row():
                 with gr.Column(scale=1):
                     hw_text = gr.Textbox(value="Hello World 2026", lines=2, max_length=MAX_CHARS + MAX_LINES - 1,
@@ -320,7 +377,7 @@ def build() -> gr.Blocks:
             gr.on([hw_go.click, hw_text.submit], write_text, hw_inputs, [hw_out, hw_gallery], api_name="write")
 
         with gr.Tab("Faces"):
-            missing_notice("Faces")
+            weights_notice("Faces", problems)
             with gr.Row():
                 with gr.Column(scale=1):
                     face_n = gr.Slider(1, 64, value=16, step=1, label="Number of faces")
@@ -331,7 +388,7 @@ def build() -> gr.Blocks:
             face_go.click(sample_faces, [face_n, face_seed, face_temp], face_out, api_name="sample_faces")
 
         with gr.Tab("Cars"):
-            missing_notice("Cars")
+            weights_notice("Cars", problems)
             with gr.Row():
                 with gr.Column(scale=1):
                     car_view = gr.Dropdown(CAR_VIEWS, value="front-left", label="Viewpoint")
@@ -342,12 +399,30 @@ def build() -> gr.Blocks:
             car_go.click(sample_cars, [car_view, car_n, car_seed], car_out, api_name="sample_cars")
 
         with gr.Tab("About"):
-            gr.Markdown(about())
-    return demo.queue(max_size=64, default_concurrency_limit=2)
+            gr.Markdown(about(problems))
+    handlers_check_arguments(demo)
+    return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+
+
+def unknown_endpoint(request, error):
+    """An API name this app does not have: a 404 that says where the list is, not a 500 and a traceback."""
+    from fastapi.responses import JSONResponse
+
+    log.warning("unknown endpoint: %s", request.url.path)
+    return JSONResponse({"error": "No such endpoint here; the list is at /gradio_api/info."}, status_code=404)
+
+
+def serve(**options):
+    """Launch `demo` with the app's look and error handling; `options` go to `launch` (port, prevent_thread_lock)."""
+    from gradio.route_utils import FnIndexInferError
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return demo.launch(css=CSS, theme=gr.themes.Soft(), app_kwargs={"exception_handlers": {FnIndexInferError: unknown_endpoint}},
+                       **options)  # fmt: skip
 
 
 demo = build()
 
 if __name__ == "__main__":
     # Host and port follow Gradio's GRADIO_SERVER_NAME / GRADIO_SERVER_PORT, defaulting to 127.0.0.1:7860.
-    demo.launch(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"), css=CSS, theme=gr.themes.Soft())
+    serve(server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))

@@ -58,17 +58,34 @@ def read_image(source) -> Image.Image:
         image = source
     width, height = image.size
     if width * height > MAX_PIXELS:
-        raise ValueError(f"{TOO_LARGE[:-1]} ({width}x{height} is {width * height / 1e6:.0f}).")
+        raise ValueError(f"This image is too large: {width}x{height} is {width * height / 1e6:.2f} megapixels; the limit "
+                         f"is {MAX_PIXELS // 1_000_000}.")  # fmt: skip
     if min(width, height) < MIN_SIDE:
         raise ValueError(f"This image is too small ({width}x{height}): a face needs at least {MIN_SIDE}x{MIN_SIDE} pixels.")
     try:
         image = ImageOps.exif_transpose(image)
+        if image.mode in WIDE_MODES:
+            return eight_bit(image).convert("RGB")
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             rgba = image.convert("RGBA")
             return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
         return image.convert("RGB")
     except (OSError, SyntaxError, ValueError):  # truncated or corrupt pixel data shows up only when decoding
         raise ValueError("This image file is damaged and cannot be decoded.") from None
+
+
+WIDE_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")  # 16-bit, 32-bit and float greyscale
+
+
+def eight_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float greyscale image scaled to 8 bits (PIL's own conversion clips it, washing it out):
+    16-bit data by 1/257, floats in [0, 1] by 255, anything else clipped."""
+    array = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16") or (image.mode == "I" and array.max() > 255):
+        array = array / 257
+    elif image.mode == "F" and array.max() <= 1:
+        array = array * 255
+    return Image.fromarray(np.clip(array, 0, 255).round().astype(np.uint8), "L")
 
 
 @functools.cache
@@ -86,6 +103,8 @@ def detect_faces(image: Image.Image) -> list[Box]:
     import cv2
 
     scale = min(1.0, DETECT_SIDE / max(image.size))
+    if min(image.size) * scale < 24:  # a very wide or tall image: no face fits in the copy searched
+        return []
     small = image if scale == 1.0 else image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BILINEAR)
     grey = cv2.equalizeHist(np.asarray(small.convert("L")))
     min_side = max(24, round(min(grey.shape) * 0.08))

@@ -4,14 +4,19 @@ Resolution order of `load(name)`, first hit wins:
   1. an explicit folder: the `path` argument, else the env var `GENMODELS_<NAME>_PATH` (e.g. GENMODELS_CATS_VAE_PATH);
   2. the bundled folder `weights/<name>/` (or `$GENMODELS_WEIGHTS_DIR/<name>/` when that env var is set);
   3. the Hub repo id from spaces.yaml, through the normal HF cache (so a cached repo works with HF_HUB_OFFLINE=1).
-A folder counts when it holds config.json and a .safetensors file. When nothing is found, `WeightsNotFound` names
-every place that was tried. Models load once, in eval mode, onto CUDA when it is available.
+A folder counts when it holds config.json; `check_folder` then says what is wrong with it, if anything. Every fault
+is a `WeightsError` with its own message for users (`WeightsNotFound` names the places tried, without server paths).
+The Hub is asked for at most HUB_TIMEOUT_S, and a failure is remembered for HUB_RETRY_S. Models load once, in eval
+mode, onto CUDA when it is available.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import json
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,27 +84,87 @@ REGISTRY: dict[str, ModelSpec] = {
 }  # fmt: skip
 
 
-class WeightsNotFound(FileNotFoundError):
+HUB_TIMEOUT_S = 10  # the longest a Hub lookup may take before the model counts as unavailable
+HUB_RETRY_S = 300  # a failed Hub lookup is not tried again for this long (a stalled network must not block a tab)
+
+
+class WeightsError(Exception):
+    """A model's weights cannot be used. The message is for users: it names places, never server paths."""
+
+
+class WeightsNotFound(WeightsError, FileNotFoundError):
     """No weights for a model in any of the places `load` looks."""
 
 
-def is_model_folder(path: str | os.PathLike) -> bool:
-    path = Path(path)
-    return (path / "config.json").is_file() and any(path.glob("*.safetensors"))
+class WeightsDamaged(WeightsError):
+    """The weights file is missing from its folder, truncated, or not a safetensors file."""
+
+
+class ConfigInvalid(WeightsError):
+    """config.json is not valid JSON or does not describe the registered model class."""
+
+
+class ShapesMismatch(WeightsError):
+    """The weights file holds tensors that do not fit the model its config.json describes."""
+
+
+def has_config(path: str | os.PathLike) -> bool:
+    return (Path(path) / "config.json").is_file()
 
 
 def candidate_folders(name: str, path: str | os.PathLike | None = None) -> list[tuple[str, Path]]:
-    """(where, folder) pairs in resolution order, before the Hub: explicit path, then the bundled folder."""
+    """(where, folder) pairs in resolution order, before the Hub: explicit path, then the bundled folder. `where`
+    names the place without server paths."""
     env_var = f"GENMODELS_{name.upper().replace('-', '_')}_PATH"
     places = []
     if path is not None:
-        places.append(("argument path", Path(path)))
+        places.append(("the folder passed to load()", Path(path)))
     elif os.environ.get(env_var):
         places.append((f"${env_var}", Path(os.environ[env_var])))
     weights_dir = os.environ.get("GENMODELS_WEIGHTS_DIR")
-    bundled = Path(weights_dir) / name if weights_dir else ROOT / SPACE["models"][name]["local_dir"]
-    places.append(("bundled folder", bundled))
+    local_dir = SPACE["models"][name]["local_dir"]
+    if weights_dir:
+        places.append((f"$GENMODELS_WEIGHTS_DIR/{name}", Path(weights_dir) / name))
+    else:
+        places.append((local_dir, ROOT / local_dir))
     return places
+
+
+_hub_failures: dict[str, tuple[float, str]] = {}  # repo id -> (when, why) of its last failed lookup
+
+
+def from_hub(repo_id: str) -> Path:
+    """The repo's snapshot folder: from the HF cache when it is there, else downloaded within HUB_TIMEOUT_S.
+    A failure is remembered for HUB_RETRY_S and raised again at once (WeightsNotFound, its reason as the message)."""
+    from huggingface_hub import snapshot_download
+
+    patterns = ["*.json", "*.safetensors", "*.md"]
+    with contextlib.suppress(Exception):  # the cache answers without the network, even offline
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    failed = _hub_failures.get(repo_id)
+    if failed and time.monotonic() - failed[0] < HUB_RETRY_S:
+        raise WeightsNotFound(f"{failed[1]}; not tried again for {HUB_RETRY_S // 60} minutes")
+    result: dict = {}
+
+    def download():  # in a daemon thread: a stalled download is left behind, never waited for (not even at exit)
+        try:
+            result["folder"] = Path(snapshot_download(repo_id, allow_patterns=patterns, etag_timeout=HUB_TIMEOUT_S))
+        except Exception as error:
+            result["error"] = error
+
+    thread = threading.Thread(target=download, name=f"hub-{repo_id}", daemon=True)
+    thread.start()
+    thread.join(HUB_TIMEOUT_S)
+    if "folder" in result:
+        return result["folder"]
+    if thread.is_alive():
+        reason = f"the Hub repo {repo_id} did not answer within {HUB_TIMEOUT_S} s"
+    else:  # offline, no such repo, no network: all mean "not here"
+        error = result["error"]
+        offline = "offline" in str(error).lower() or isinstance(error, ConnectionError)
+        reason = f"the Hub repo {repo_id} could not be reached ({'offline' if offline else type(error).__name__})"
+    _hub_failures[repo_id] = (time.monotonic(), reason)
+    raise WeightsNotFound(reason)
 
 
 def resolve(name: str, path: str | os.PathLike | None = None) -> Path:
@@ -108,40 +173,122 @@ def resolve(name: str, path: str | os.PathLike | None = None) -> Path:
         raise KeyError(f"unknown model {name!r}; registered: {', '.join(REGISTRY)}")
     tried = []
     for where, folder in candidate_folders(name, path):
-        if is_model_folder(folder):
+        if has_config(folder):
             return folder
-        tried.append(f"{where} {folder} (no config.json + *.safetensors)")
-    repo_id = SPACE["models"][name]["repo_id"]
+        tried.append(where)
     try:
-        from huggingface_hub import snapshot_download
-
-        folder = Path(snapshot_download(repo_id, allow_patterns=["*.json", "*.safetensors", "*.md"]))
-        if is_model_folder(folder):
-            return folder
-        tried.append(f"Hub repo {repo_id} (no config.json + *.safetensors in it)")
-    except Exception as error:  # offline, not cached, no such repo, no network: all mean "not here"
-        tried.append(f"Hub repo {repo_id} ({type(error).__name__})")
-    raise WeightsNotFound(f"no weights for model {name!r}; tried: " + "; ".join(tried))
+        return from_hub(SPACE["models"][name]["repo_id"])
+    except WeightsNotFound as error:
+        raise WeightsNotFound(f"The {name} model has no weights here yet: nothing in {', '.join(tried)}, "
+                              f"and {error}.") from None  # fmt: skip
 
 
 def available(name: str) -> bool:
-    """Whether `load(name)` can succeed without the network: a local folder, or the repo in the HF cache."""
+    """Whether weights for `name` are here without the network (a local folder, or the repo in the HF cache);
+    they may still be faulty: see `weights_problem`."""
     from huggingface_hub import try_to_load_from_cache
 
-    if any(is_model_folder(folder) for _, folder in candidate_folders(name)):
+    if any(has_config(folder) for _, folder in candidate_folders(name)):
         return True
     return isinstance(try_to_load_from_cache(SPACE["models"][name]["repo_id"], "config.json"), str)
+
+
+def safetensors_shapes(file: Path) -> dict[str, tuple[int, ...]]:
+    """{tensor: shape} from a safetensors file's header, checking that the file holds all the data it declares."""
+    size = file.stat().st_size
+    with open(file, "rb") as f:
+        head = f.read(8)
+        length = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 0 < length <= min(size - 8, 100_000_000):
+            raise ValueError("no safetensors header")
+        header = json.loads(f.read(length))
+    header.pop("__metadata__", None)
+    end = max((entry["data_offsets"][1] for entry in header.values()), default=0)
+    if 8 + length + end != size:
+        raise ValueError(f"{size} bytes, {8 + length + end} declared")
+    return {key: tuple(entry["shape"]) for key, entry in header.items()}
+
+
+def check_folder(name: str, folder: Path) -> None:
+    """Raise the WeightsError that says what is wrong with a weights folder, reading only config.json and the
+    safetensors headers (no tensor data): a bad config, a missing or damaged file, or tensors of other shapes."""
+    model = f"The {name} model"
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ConfigInvalid(f"{model}'s config.json is not valid JSON ({error}).") from None
+    try:
+        with torch.device("meta"):  # shapes only: no memory, no initialisation
+            expected = {k: tuple(v.shape) for k, v in REGISTRY[name].cls.from_config(config).state_dict().items()}
+    except Exception as error:
+        raise ConfigInvalid(f"{model}'s config.json does not describe a {REGISTRY[name].cls.__name__} "
+                            f"({type(error).__name__}: {error}).") from None  # fmt: skip
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise WeightsDamaged(f"{model}'s weights file (*.safetensors) is missing beside its config.json.")
+    found = {}
+    for file in files:
+        try:
+            found.update(safetensors_shapes(file))
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+            raise WeightsDamaged(f"{model}'s weights file {file.name} is damaged: truncated or not safetensors "
+                                 f"({error}). Download it again.") from None  # fmt: skip
+    wrong = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
+    if wrong:
+        shown = lambda shape: "x".join(map(str, shape)) if shape is not None else "absent"  # noqa: E731
+        raise ShapesMismatch(f"{model}'s weights do not fit its config.json: {len(wrong)} tensor(s) differ, e.g. "
+                             f"{wrong[0]} is {shown(found.get(wrong[0]))} in the file, {shown(expected.get(wrong[0]))} "
+                             "expected.")  # fmt: skip
+
+
+def weights_problem(name: str) -> WeightsError | None:
+    """What stops `name` from loading, found without the network and without loading tensors; None when ready."""
+    if not available(name):
+        return WeightsNotFound(f"The {name} model has no weights here yet.")
+    try:
+        check_folder(name, resolve(name))
+    except WeightsError as error:
+        return error
+    return None
+
 
 def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-@functools.cache
+_models: dict[tuple, GenerativeModel] = {}
+_loading = {name: threading.Lock() for name in REGISTRY}  # one per model: a slow one never holds up the others
+
+
 def load(name: str, path: str | None = None) -> GenerativeModel:
-    """The registered model `name`, loaded once, in float32 eval mode on the best device."""
-    folder = resolve(name, path)
-    model = REGISTRY[name].cls.from_pretrained(folder, torch_dtype=torch.float32)
-    return model.eval().requires_grad_(False).to(device())
+    """The registered model `name`, loaded once, in float32 eval mode on the best device. Raises a WeightsError
+    that says what is wrong (missing, damaged, bad config, wrong shapes); a failure is not cached, except the
+    Hub's (see `from_hub`)."""
+    key = (name, path)
+    if name not in REGISTRY:
+        raise KeyError(f"unknown model {name!r}; registered: {', '.join(REGISTRY)}")
+    if key not in _models:
+        with _loading[name]:  # concurrent first requests load the model once
+            if key not in _models:
+                folder = resolve(name, path)
+                check_folder(name, folder)
+                try:
+                    model = REGISTRY[name].cls.from_pretrained(folder, torch_dtype=torch.float32)
+                except Exception as error:
+                    raise WeightsDamaged(f"The {name} model's weights could not be read ({type(error).__name__}).") from None
+                _models[key] = model.eval().requires_grad_(False).to(device())
+    return _models[key]
+
+
+def clear_cache() -> None:
+    """Forget loaded models and remembered Hub failures (tests, and after weights change on disk)."""
+    _models.clear()
+    _hub_failures.clear()
+
+
+load.cache_clear = clear_cache
 
 
 def build_tiny(name: str, seed: int = 0) -> GenerativeModel:

@@ -1,5 +1,6 @@
 """Offline, deterministic test settings and the tiny fixtures the tests share (tiny weights, tiny datasets)."""
 
+import contextlib
 import io
 import os
 
@@ -34,6 +35,38 @@ def tiny_models(tiny_weights, monkeypatch, tmp_path):
     load.cache_clear()
     yield tiny_weights
     load.cache_clear()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def launched_app(weights):
+    """The app built on the weights folder `weights` and launched on loopback: yields (gradio_client.Client, url)."""
+    import importlib
+
+    from gradio_client import Client
+
+    from genmodels import load
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GENMODELS_WEIGHTS_DIR", str(weights))
+        load.cache_clear()
+        app = importlib.import_module("app")
+        app.demo = app.build()  # built with this weights folder
+        url = f"http://127.0.0.1:{free_port()}/"
+        app.serve(server_name="127.0.0.1", server_port=int(url.rsplit(":", 1)[1][:-1]), prevent_thread_lock=True,
+                  quiet=True)  # fmt: skip
+        try:
+            yield Client(url, verbose=False), url
+        finally:
+            app.demo.close()
+            load.cache_clear()
 
 
 def gif_duration_ms(path) -> int:

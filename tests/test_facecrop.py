@@ -88,3 +88,25 @@ def test_crop_resizes_the_box():
     image.paste((255, 0, 0), (50, 0, 250, 200))
     out = crop(image, centre_square(300, 200), 64)
     assert out.size == (64, 64) and out.getpixel((32, 32)) == (255, 0, 0)
+
+
+@pytest.mark.parametrize("mode, top", [("I;16", 65535), ("I", 65535), ("F", 1.0)])
+def test_wide_greyscale_is_scaled_to_eight_bits_not_clipped(tmp_path, mode, top):
+    import numpy as np
+
+    ramp = np.linspace(0, top, 64 * 64).reshape(64, 64)
+    image = Image.fromarray(ramp.astype({"I;16": np.uint16, "I": np.int32, "F": np.float32}[mode]))
+    assert image.mode == mode
+    out = read_image(saved(tmp_path, image, "wide.tif") if mode == "F" else image)
+    grey = np.asarray(out.convert("L"), dtype=float)
+    assert out.mode == "RGB" and grey.min() == 0 and grey.max() == 255 and 120 < grey.mean() < 135  # not washed out
+
+
+def test_a_very_wide_image_has_no_face_and_no_error():
+    assert detect_faces(Image.new("RGB", (40000, 16), (128, 128, 128))) == []
+    assert detect_faces(Image.new("RGB", (16, 6000), (128, 128, 128))) == []
+
+
+def test_too_large_says_by_how_much():
+    with pytest.raises(ValueError, match=r"8001x5000 is 40.01 megapixels; the limit is 40\."):
+        read_image(Image.new("1", (8001, 5000)))

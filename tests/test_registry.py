@@ -43,9 +43,9 @@ def test_missing_everywhere_names_every_place_tried(no_bundled_weights, monkeypa
     with pytest.raises(WeightsNotFound) as error:
         resolve("cats")
     message = str(error.value)
-    for place in ("$GENMODELS_CATS_PATH", str(tmp_path / "explicit"), str(no_bundled_weights / "cats"),
-                  SPACE["models"]["cats"]["repo_id"]):  # fmt: skip
+    for place in ("$GENMODELS_CATS_PATH", "$GENMODELS_WEIGHTS_DIR/cats", SPACE["models"]["cats"]["repo_id"]):
         assert place in message
+    assert str(tmp_path) not in message  # users are told the places, never the server's paths
     assert not available("cats")
 
 
