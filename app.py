@@ -111,8 +111,17 @@ def cat_model(model: str, spread) -> tuple:
 @friendly_errors
 @spaces.GPU
 def sample_cats(n: int = 16, seed: int = 0, truncation: float = 1.0, model: str = "GAN (default)") -> list[str]:
-    """`n` (1-64) 64x64 cat faces from `seed`; `truncation` (0.1-1.5; the VAE's temperature) below 1 trades variety
-    for quality. `model`: "GAN (default)" or "VAE (original method)"."""
+    """Generate 64x64 cat faces.
+
+    Args:
+        n: how many cats, 1 to 64.
+        seed: a whole number from 0 to 2147483647; the same seed gives the same cats.
+        truncation: 0.1 to 1.5; below 1 trades variety for quality (the VAE's temperature).
+        model: "GAN (default)" or "VAE (original method)".
+
+    Returns:
+        The cats, one PNG each.
+    """
     n, seed = number(n, 1, 64, "the number of images", whole=True), check_seed(seed)
     generator, option = cat_model(model, truncation)
     return OUTPUTS.pngs(to_pil(generator.sample(n, seed=seed, **option)), f"cats-{seed}")
@@ -122,8 +131,18 @@ def sample_cats(n: int = 16, seed: int = 0, truncation: float = 1.0, model: str 
 @spaces.GPU
 def interpolate_cats(seed_a: int = 0, seed_b: int = 1, steps: int = 8, truncation: float = 1.0,
                      model: str = "GAN (default)") -> tuple[str, str]:  # fmt: skip
-    """A walk through the latent space from the cat of `seed_a` to the cat of `seed_b`: a strip of `steps` (2-16)
-    images, and a looping GIF of the same walk (24 frames there and back, shown 4x)."""
+    """Walk through the latent space from one cat to another.
+
+    Args:
+        seed_a: the first cat's seed, 0 to 2147483647.
+        seed_b: the last cat's seed, 0 to 2147483647.
+        steps: how many cats in the strip, 2 to 16.
+        truncation: 0.1 to 1.5; below 1 trades variety for quality (the VAE's temperature).
+        model: "GAN (default)" or "VAE (original method)".
+
+    Returns:
+        A strip of the walk (PNG) and a looping GIF of it (24 frames there and back, shown 4x).
+    """
     seed_a, seed_b = check_seed(seed_a, "the first seed"), check_seed(seed_b, "the second seed")
     steps = number(steps, 2, 16, "the number of steps", whole=True)
     generator, option = cat_model(model, truncation)
@@ -137,12 +156,19 @@ def interpolate_cats(seed_a: int = 0, seed_b: int = 1, steps: int = 8, truncatio
 @spaces.GPU
 def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str = "Find the face",
              face: int = 1) -> tuple[str, str, str]:  # fmt: skip
-    """Re-draw a face in the `target` domain: returns the crop that was used, the result (both 256x256) and a note.
+    """Re-draw a face from a photo as anime, or an anime face as a photo.
 
-    `image`: a photo or an anime picture (JPEG, PNG, WebP; EXIF rotation honoured). `source`: auto, real or anime.
-    `crop_mode`: "Find the face" (photos: face detection, framed like the training photos; anime pictures: the
-    centre square) or "Use the whole image" (its centre square, for pictures already cut to a face). `face`: which
-    detected face, 1 = the largest."""
+    Args:
+        image: a photo or an anime picture (JPEG, PNG or WebP; EXIF rotation is honoured).
+        source: what the picture is: "auto" (detected), "real" or "anime".
+        target: what to turn it into: "real" or "anime".
+        crop_mode: "Find the face" (photos: face detection, framed like the training photos; anime pictures: the
+            centre square) or "Use the whole image" (its centre square, for pictures already cut to a face).
+        face: which detected face, 1 = the largest, up to 20.
+
+    Returns:
+        The face that was used and the transferred face (both 256x256 PNG), and a note on what was done.
+    """
     if image is None:
         raise ValueError("Upload an image first.")
     source, target = choice(source, ["auto", *DOMAINS], "the source"), choice(target, DOMAINS, "the target")
@@ -185,10 +211,22 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
 def write_text(words: str, seed: int = 0, one_hand: bool = True, variants: int = 1, ink: str = "#1b1f3b",
                paper: str = "#ffffff", transparent: bool = False, scale: int = 2,
                variety: float = VARIETY) -> tuple[str, list[str]]:  # fmt: skip
-    """`words` (0-9, A-Z, a-z, spaces, line breaks) in generated handwriting: the first variant, and all `variants`
-    (seeds `seed`, `seed` + 1, ...). `one_hand` writes every character in the same style; `scale` sets the size
-    (1: 20 px capitals); `transparent` leaves the paper out (PNG with alpha); `variety` (0.1-1) is how far the
-    style may stray from the average hand (lower: neater)."""
+    """Write text in generated handwriting.
+
+    Args:
+        words: the text: 0-9, A-Z, a-z, spaces and line breaks, up to 64 characters on up to 8 lines.
+        seed: the handwriting's seed, 0 to 2147483647.
+        one_hand: true writes every character in the same style.
+        variants: how many versions, 1 to 8 (seeds seed, seed + 1, ...).
+        ink: the ink colour, a CSS colour such as "navy" or "#1b1f3b".
+        paper: the paper colour, a CSS colour.
+        transparent: true leaves the paper out (PNG with alpha).
+        scale: the size, 1 to 6 (1 = 20 px capitals).
+        variety: 0.1 to 1, how far the style may stray from the average hand (lower: neater).
+
+    Returns:
+        The first version (PNG) and all the versions.
+    """
     parse_text(text(words, "the text"))  # reject bad text before loading anything
     seed, variants = check_seed(seed), number(variants, 1, 8, "the number of variants", whole=True)
     one_hand, transparent = flag(one_hand, "one hand"), flag(transparent, "transparent")
@@ -205,7 +243,16 @@ def write_text(words: str, seed: int = 0, one_hand: bool = True, variants: int =
 @friendly_errors
 @spaces.GPU
 def sample_faces(n: int = 16, seed: int = 0, temperature: float = 1.0) -> list[str]:
-    """`n` (1-64) 64x64 faces decoded from prior draws; `temperature` (0.1-1.5) scales the latent."""
+    """Generate 64x64 human faces.
+
+    Args:
+        n: how many faces, 1 to 64.
+        seed: a whole number from 0 to 2147483647; the same seed gives the same faces.
+        temperature: 0.1 to 1.5, the scale of the latent draws (lower: plainer faces).
+
+    Returns:
+        The faces, one PNG each.
+    """
     n, seed = number(n, 1, 64, "the number of images", whole=True), check_seed(seed)
     temperature = number(temperature, 0.1, 1.5, "the temperature")
     return OUTPUTS.pngs(to_pil(load("faces").sample(n, seed=seed, temperature=temperature)), f"faces-{seed}")
@@ -214,7 +261,16 @@ def sample_faces(n: int = 16, seed: int = 0, temperature: float = 1.0) -> list[s
 @friendly_errors
 @spaces.GPU
 def sample_cars(view: str = "front-left", n: int = 8, seed: int = 0) -> list[str]:
-    """`n` (1-64) 64x64 cars seen from `view`."""
+    """Generate 64x64 cars seen from a chosen viewpoint.
+
+    Args:
+        view: front, front-left, front-right, side-left, side-right, rear-left, rear-right or rear.
+        n: how many cars, 1 to 64.
+        seed: a whole number from 0 to 2147483647; the same seed gives the same cars.
+
+    Returns:
+        The cars, one PNG each.
+    """
     view = choice(view, CAR_VIEWS, "the viewpoint")
     n, seed = number(n, 1, 64, "the number of images", whole=True), check_seed(seed)
     return OUTPUTS.pngs(to_pil(load("cars").sample(n, seed=seed, labels=[view] * n)), f"cars-{view}-{seed}")
@@ -412,13 +468,31 @@ def unknown_endpoint(request, error):
     return JSONResponse({"error": "No such endpoint here; the list is at /gradio_api/info."}, status_code=404)
 
 
-def serve(**options):
-    """Launch `demo` with the app's look and error handling; `options` go to `launch` (port, prevent_thread_lock)."""
+def galleries_as_images(server) -> None:
+    """MCP tools answer a gallery with text by default; give MCP clients each of its pictures as an image."""
+    postprocess = server.postprocess_output_data
+
+    def flattened(data, root_url):
+        flat = []
+        for output in data:
+            gallery = isinstance(output, list) and all(isinstance(item, dict) and "image" in item for item in output)
+            flat += [item["image"] for item in output] if gallery else [output]
+        return postprocess(flat, root_url)
+
+    server.postprocess_output_data = flattened
+
+
+def serve(block: bool = True, **options):
+    """Launch `demo` with the app's look, error handling and MCP server (every endpoint a tool, at /gradio_api/mcp/);
+    `options` go to `launch` (host, port, quiet)."""
     from gradio.route_utils import FnIndexInferError
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    return demo.launch(css=CSS, theme=gr.themes.Soft(), app_kwargs={"exception_handlers": {FnIndexInferError: unknown_endpoint}},
-                       **options)  # fmt: skip
+    demo.launch(css=CSS, theme=gr.themes.Soft(), mcp_server=True, prevent_thread_lock=True,
+                app_kwargs={"exception_handlers": {FnIndexInferError: unknown_endpoint}}, **options)  # fmt: skip
+    galleries_as_images(demo.mcp_server_obj)
+    if block:
+        demo.block_thread()
 
 
 demo = build()

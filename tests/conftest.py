@@ -60,8 +60,7 @@ def launched_app(weights):
         app = importlib.import_module("app")
         app.demo = app.build()  # built with this weights folder
         url = f"http://127.0.0.1:{free_port()}/"
-        app.serve(server_name="127.0.0.1", server_port=int(url.rsplit(":", 1)[1][:-1]), prevent_thread_lock=True,
-                  quiet=True)  # fmt: skip
+        app.serve(block=False, server_name="127.0.0.1", server_port=int(url.rsplit(":", 1)[1][:-1]), quiet=True)
         try:
             yield Client(url, verbose=False), url
         finally:

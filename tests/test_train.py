@@ -256,3 +256,58 @@ def test_a_step_sees_the_weights_its_optimiser_just_wrote_under_autocast(tmp_pat
             critic.weight.add_(1.0)  # what an optimiser step does, in place
         after = trainer.models["critic"](torch.ones(1, 4)).item()
     assert after == pytest.approx(before + 4, abs=0.1)  # not the stale bf16 copy of the old weights
+
+
+SHARD_PROBE = """
+import hashlib, json, sys
+from pathlib import Path
+from train import vae
+from train.data import labelled_stream
+from train.loop import processes
+
+state = processes()  # what every training script asks for its rank and world size
+stream = labelled_stream([sys.argv[1]], [0], part="train", rank=state.process_index, world_size=state.num_processes)
+hashes = [hashlib.sha1(example["image"]["bytes"]).hexdigest() for example in stream]
+(Path(sys.argv[2]) / f"rank-{state.process_index}.json").write_text(json.dumps(hashes))
+vae.main(sys.argv[3:])
+"""
+
+
+def test_two_processes_read_disjoint_shards_resume_and_ship_a_loadable_model(tmp_path):
+    """`accelerate launch --num_processes 2` on the CPU (gloo): each rank reads its own half of our train part, the
+    run checkpoints, resumes and ships a model that loads."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    from genmodels.registry import ROOT
+    from genmodels.vae import ConvVAE
+
+    from .conftest import free_port
+
+    data = make_image_dataset(tmp_path / "data", 40, size=16)
+    (tmp_path / "probe.py").write_text(SHARD_PROBE)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    common = ["--model", "faces", "--dataset", str(data), "--resolution", "16", "--latent-dim", "8", "--base-channels",
+              "4", "--batch-size", "4", "--checkpoint-every", "2", "--log-every", "1", "--output-dir", str(tmp_path / "run"),
+              "--weights-dir", str(tmp_path / "weights")]  # fmt: skip
+    outputs = []
+    for steps in (["--max-steps", "2"], ["--max-steps", "4", "--resume"]):
+        launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",  # torchrun
+                  "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port",
+                  str(free_port()), str(tmp_path / "probe.py"), str(data), str(tmp_path), *common, *steps]  # fmt: skip
+        run = subprocess.run(launch, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        outputs.append(run.stdout + run.stderr)
+    ranks = [set(json.loads((tmp_path / f"rank-{i}.json").read_text())) for i in (0, 1)]
+    train_part = {hashlib.sha1(ex["image"]["bytes"]).hexdigest() for ex in open_stream(str(data), part="train",
+                                                                                    buffer_size=1)}  # fmt: skip
+    assert ranks[0] and ranks[1] and not ranks[0] & ranks[1] and ranks[0] | ranks[1] == train_part
+    assert "resumed from step 2" in outputs[1]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]  # one log, written by the main process alone, continued after the resume
+    card = (tmp_path / "weights" / "README.md").read_text()
+    assert "images seen: 32; hardware: 2 x CPU" in card  # 4 steps x batch 4 x 2 processes
+    model = ConvVAE.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()
+    assert model.sample(2, seed=0).shape == (2, 3, 16, 16)

@@ -20,7 +20,7 @@ from genmodels.gan import Discriminator, Generator
 from .augment import diff_augment
 from .config import command_line, parse
 from .data import class_batches
-from .loop import TrainConfig, Trainer
+from .loop import TrainConfig, Trainer, processes
 from .losses import relativistic_ls
 
 NOTES = """\
@@ -119,9 +119,7 @@ def main(argv=None):
         "opt_g": torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=tuple(config.betas)),
         "opt_d": torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=tuple(config.betas)),
     }
-    from accelerate import PartialState
-
-    state = PartialState()
+    state = processes()
     data = class_batches([config.dataset], config.resolution, 3, config.batch_size, [0], part="train", balance=False,
                          seed=config.seed, rank=state.process_index, world_size=state.num_processes)  # fmt: skip
     notes = NOTES.format(config=config, g_top=generator.base_shape[0])

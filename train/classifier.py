@@ -21,7 +21,7 @@ from genmodels.registry import CHARACTERS, DOMAINS
 
 from .config import command_line, parse
 from .data import class_batches
-from .loop import TrainConfig, Trainer
+from .loop import TrainConfig, Trainer, processes
 from .transfer import DOMAIN_DATA
 
 
@@ -107,9 +107,7 @@ def main(argv=None):
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / config.max_steps, 1))))
 
-    from accelerate import PartialState
-
-    state = PartialState()
+    state = processes()
     data = class_batches(datasets, task.size, task.channels, config.batch_size, dataset_labels, part=task.part,
                          seed=config.seed, rank=state.process_index, world_size=state.num_processes)  # fmt: skip
 

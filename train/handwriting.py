@@ -20,7 +20,7 @@ from genmodels.registry import CHARACTERS
 
 from .config import command_line, parse
 from .data import class_batches
-from .loop import TrainConfig, Trainer
+from .loop import TrainConfig, Trainer, processes
 from .losses import hinge_d
 
 
@@ -74,9 +74,7 @@ def main(argv=None):
         "opt_g": torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=tuple(config.betas)),
         "opt_d": torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=tuple(config.betas)),
     }
-    from accelerate import PartialState
-
-    state = PartialState()
+    state = processes()
     # Uniform over the classes present: EMNIST's and MNIST's label ids agree for digits (0-9).
     data = class_batches(config.datasets, 28, 1, config.batch_size, seed=config.seed, rank=state.process_index,
                          world_size=state.num_processes)  # fmt: skip

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from accelerate.utils import AutocastKwargs
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
@@ -49,6 +49,13 @@ class TrainConfig:
     fp16_weights: bool = True  # ship the weights in float16
     push_to_hub: bool = False  # upload the final folder to the model's Hub repo from spaces.yaml
     hub_repo_id: str = ""  # override that repo id
+
+
+def processes() -> PartialState:
+    """This process's place among those `accelerate launch` started (rank, world size). Without a GPU, accelerate
+    sees a multi-process launch only when told it runs on the CPU: else N processes each train alone, as rank 0 of 1,
+    and overwrite each other's checkpoints."""
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def checkpoint_part(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
@@ -89,7 +96,7 @@ class Trainer:
         # No autocast weight-cast cache: a step function runs inside one autocast region, and with the cache a model
         # would go on using the low-precision copies of its weights from before its optimiser stepped (the generator's
         # step would be judged by the discriminator as it was before its own update).
-        self.accelerator = Accelerator(mixed_precision=config.mixed_precision,
+        self.accelerator = Accelerator(mixed_precision=config.mixed_precision, cpu=processes().device.type == "cpu",
                                        kwargs_handlers=[AutocastKwargs(cache_enabled=False)])  # fmt: skip
         self.output_dir = Path(config.output_dir or ROOT / "runs" / name)
         self.weights_dir = Path(config.weights_dir or ROOT / SPACE["models"][name]["local_dir"])
@@ -240,6 +247,8 @@ class Trainer:
         if config.resume and self.checkpoints():
             self.load_checkpoint(self.checkpoints()[-1])
             self.accelerator.print(f"resumed from step {self.step}")
+        if self.accelerator.num_processes > 1:  # the scripts seed alike: give each process its own noise and flips
+            torch.manual_seed(config.seed + self.step + 100_003 * self.accelerator.process_index)
         self.started = time.time()
         for model in self.models.values():
             model.train()

@@ -22,7 +22,7 @@ from genmodels.trvae import TransferVAE, condition_mmd
 
 from .config import command_line, parse
 from .data import class_batches, decode_image, open_stream
-from .loop import TrainConfig, Trainer
+from .loop import TrainConfig, Trainer, processes
 from .losses import hinge_d
 
 DOMAIN_DATA = {"real": ["genmodels/celeb-faces", "genmodels/utk-faces"], "anime": ["genmodels/anime-faces"]}
@@ -165,9 +165,7 @@ def main(argv=None):
                                   num_classes=len(DOMAINS), stem=config.d_stem)  # fmt: skip
     optimizers = {"optimizer": torch.optim.Adam(model.parameters(), lr=config.lr),
                   "opt_d": torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=(0.5, 0.999))}
-    from accelerate import PartialState
-
-    state = PartialState()
+    state = processes()
     data = domain_batches(config, rank=state.process_index, world_size=state.num_processes)
     real, anime = held_out(config.real, 8, config.resolution), held_out(config.anime, 8, config.resolution)
     trainer = Trainer("transfer", config, {"vae": model, "discriminator": discriminator}, optimizers, data, ship="vae",

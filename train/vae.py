@@ -22,7 +22,7 @@ from genmodels.vae import ConvVAE
 
 from .config import command_line, parse
 from .data import class_batches
-from .loop import TrainConfig, Trainer
+from .loop import TrainConfig, Trainer, processes
 
 NOTES = """\
 - Convolutional VAE (Kingma & Welling 2014): four stride-2 conv blocks (BatchNorm, LeakyReLU) down to 4x4, a
@@ -80,9 +80,7 @@ def main(argv=None):
     config.dataset = config.dataset or SPACE["models"][config.model]["datasets"][0]
     torch.manual_seed(config.seed)
     model = ConvVAE(resolution=config.resolution, latent_dim=config.latent_dim, base_channels=config.base_channels)
-    from accelerate import PartialState
-
-    state = PartialState()
+    state = processes()
     data = class_batches([config.dataset], config.resolution, 3, config.batch_size, [0], part="train", balance=False,
                          seed=config.seed, rank=state.process_index, world_size=state.num_processes)  # fmt: skip
     trainer = Trainer(config.model, config, {"vae": model}, {"optimizer": torch.optim.Adam(model.parameters(), lr=config.lr)},
