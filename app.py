@@ -27,11 +27,12 @@ from genmodels.base import from_pil, image_grid  # noqa: E402
 from genmodels.facecrop import NOT_AN_IMAGE, TOO_LARGE, centre_square, crop, detect_faces, framing, read_image  # noqa: E402
 from genmodels.registry import CAR_VIEWS, DOMAINS, ROOT, SPACE, card_metrics, weights_problem  # noqa: E402
 from genmodels.serving import OutputFolder, choice, flag, number, text  # noqa: E402
-from genmodels.writing import MAX_CHARS, MAX_LINES, VARIETY, colorize, parse_text, write  # noqa: E402
+from genmodels.writing import MAX_CHARS, VARIETY, colorize, parse_text, write  # noqa: E402
 
 DESCRIPTION = """# Five small generative models
 Cat faces, anime <-> real face transfer, handwriting, human faces and cars: small models trained from scratch on
-real data, fast enough for a free CPU. Every button is also an API endpoint: see *Use via API* at the bottom."""
+real data, fast enough for a free CPU. Every button is also an API endpoint and an MCP tool: see
+[Use via API](?view=api)."""
 
 TAB_MODELS = {  # tab -> the models it needs (the first is the one whose absence disables the tab)
     "Cats": ["cats", "cats-vae"],
@@ -62,7 +63,10 @@ NOT_AN_UPLOAD = ("A file argument was not an upload: send the image itself (in g
                  "or a URL).")  # fmt: skip
 INTERNAL_ERROR = "Something went wrong on our side while making this. It has been logged; please try again."
 log = logging.getLogger("app")
-CSS = ".pixelated img { image-rendering: pixelated; }"
+CSS = """.pixelated img { image-rendering: pixelated; }
+#write-variants .thumbnail-item { aspect-ratio: 8 / 1; }"""  # handwritten lines are wide: no square tiles
+# Gradio hides "Use via API" under 640 px; the description points to it, so phones get it too (unscoped, in <head>).
+HEAD = "<style>@media (width <= 640px) { .show-api, .show-api-divider { display: inline-flex !important; } }</style>"
 
 
 def trimmed(handler, *args, **kwargs):
@@ -152,6 +156,17 @@ def interpolate_cats(seed_a: int = 0, seed_b: int = 1, steps: int = 8, truncatio
     return OUTPUTS.png(strip, stem), OUTPUTS.gif(frames, stem, scale=4)
 
 
+def other(domain: str) -> str:
+    return DOMAINS[1 - DOMAINS.index(domain)]
+
+
+def looks_like(face_image: Image.Image) -> tuple[str, float]:
+    """The domain the transfer classifier sees in a face crop, and how sure it is."""
+    classifier = load("transfer-classifier")
+    probs = classifier.predict(from_pil([face_image], classifier.config.resolution))[0]
+    return classifier.labels[int(probs.argmax())], float(probs.max())
+
+
 @friendly_errors
 @spaces.GPU
 def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str = "Find the face",
@@ -194,12 +209,15 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
     size = model.config.resolution
     face_image = crop(picture, box, size)
     if source == "auto":
-        classifier = load("transfer-classifier")
-        probs = classifier.predict(from_pil([face_image], classifier.config.resolution))[0]
-        source = classifier.labels[int(probs.argmax())]
+        source, sure = looks_like(face_image)
         if found == 0 and source == "real":
             raise ValueError(NO_FACE)
-        notes.append(f"The picture looks {source} ({float(probs.max()):.0%} sure).")
+        if source == target:
+            raise ValueError(f"This picture already looks {source} ({sure:.0%} sure): choose \"{other(source)}\" as "
+                             "what to turn it into, or say what the picture is if that guess is wrong.")  # fmt: skip
+        notes.append(f"The picture looks {source} ({sure:.0%} sure).")
+    elif source == target:
+        raise ValueError(f"The picture is {source} and would be turned into {target}: choose \"{other(source)}\".")
     out = model.transfer(from_pil([face_image], size), source, target)[0]
     notes.append(f"{source} -> {target} at {size}x{size}, shown at {SHOW}x{SHOW}.")
     result = to_pil(out).resize((SHOW, SHOW), Image.Resampling.LANCZOS)
@@ -308,6 +326,11 @@ def weights_notice(tab: str, problems: dict[str, WeightsError | None]) -> None:
         gr.Markdown(f"⚠️ **This model cannot run.** {problem}")
 
 
+def ready(tab: str, problems: dict[str, WeightsError | None]) -> bool:
+    """Whether the tab's main model can run (its buttons are disabled otherwise)."""
+    return problems[TAB_MODELS[tab][0]] is None
+
+
 def handlers_check_arguments(demo: gr.Blocks) -> None:
     """Let every handler see the raw values it was sent and check them itself (see `genmodels.serving`): Gradio's
     own preprocessing of plain values rounds 1.5 to 2, lets NaN through and answers 'abc', null or a missing
@@ -336,10 +359,27 @@ def handlers_check_arguments(demo: gr.Blocks) -> None:
     demo.preprocess_data = preprocess_checked
 
 
-def seed_row(label: str = "Seed"):
+@friendly_errors
+def inspect_upload(upload) -> tuple:
+    """As soon as a picture arrives: a file that cannot be read is removed with its message (no broken-image icon
+    waiting for the Transfer button); a readable one sets "Turn it into" to the other domain than it looks."""
+    if not isinstance(upload, dict) or not upload.get("path"):
+        return gr.update(), gr.update(), ""
+    try:
+        picture = read_image(upload["path"])
+        source, sure = looks_like(crop(picture, centre_square(*picture.size), 64))
+    except ValueError as error:
+        log.warning("upload refused: %s", error)
+        return None, gr.update(), f"⚠️ {error}"
+    except WeightsError:  # no classifier: leave the choice to the user
+        return gr.update(), gr.update(), ""
+    return gr.update(), other(source), f"This picture looks {source} ({sure:.0%} sure): it will be turned into {other(source)}."
+
+
+def seed_row(label: str = "Seed", value: int = 0):
     with gr.Row():
-        seed = gr.Number(value=0, label=label, precision=0, minimum=0, maximum=MAX_SEED, scale=4)
-        dice = gr.Button("🎲 Random", scale=1)
+        seed = gr.Number(value=value, label=label, precision=0, minimum=0, maximum=MAX_SEED, scale=4)
+        dice = gr.Button("Random", scale=1)
     dice.click(lambda: random.randint(0, MAX_SEED), outputs=seed, api_visibility="private")
     return seed
 
@@ -367,19 +407,21 @@ def build() -> gr.Blocks:
                     cat_n = gr.Slider(1, 64, value=16, step=1, label="Number of images")
                     cat_seed = seed_row()
                     cat_trunc = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Truncation / temperature")
-                    cat_go = gr.Button("Generate cats", variant="primary")
-                cat_out = gr.Gallery(label="Cats", columns=8, format="png", elem_classes="pixelated", scale=3,
+                    cat_go = gr.Button("Generate cats", variant="primary", elem_id="cats-go", interactive=ready("Cats", problems))
+                cat_out = gr.Gallery(label="Cats", elem_id="cats-out", columns=8, format="png", elem_classes="pixelated", scale=3,
                                      buttons=["download", "download_all", "fullscreen"])  # fmt: skip
+            gr.Examples([[16, 42, 0.7, "GAN (default)"], [64, 2026, 1.0, "GAN (default)"], [16, 42, 1.0, "VAE (original method)"]],
+                        [cat_n, cat_seed, cat_trunc, cat_model], label="Examples")  # fmt: skip
             cat_go.click(sample_cats, [cat_n, cat_seed, cat_trunc, cat_model], cat_out, api_name="sample_cats")
             with gr.Accordion("Walk from one cat to another (latent interpolation)", open=True):
                 with gr.Row():
                     with gr.Column(scale=1):
-                        walk_a, walk_b = seed_row("From seed"), seed_row("To seed")
+                        walk_a, walk_b = seed_row("From seed"), seed_row("To seed", 1)
                         walk_steps = gr.Slider(2, 16, value=8, step=1, label="Steps in the strip")
-                        walk_go = gr.Button("Walk", variant="primary")
+                        walk_go = gr.Button("Walk", variant="primary", elem_id="walk-go", interactive=ready("Cats", problems))
                     with gr.Column(scale=3):
-                        walk_strip = gr.Image(label="Strip", format="png", type="pil", elem_classes="pixelated")
-                        walk_gif = gr.Image(label="Animation", type="filepath", height=256)
+                        walk_strip = gr.Image(label="Strip", elem_id="walk-strip", format="png", type="pil", elem_classes="pixelated")
+                        walk_gif = gr.Image(label="Animation", elem_id="walk-gif", type="filepath", height=256)
             walk_go.click(interpolate_cats, [walk_a, walk_b, walk_steps, cat_trunc, cat_model], [walk_strip, walk_gif],
                           api_name="interpolate_cats")  # fmt: skip
 
@@ -387,7 +429,7 @@ def build() -> gr.Blocks:
             weights_notice("Anime <-> Real", problems)
             with gr.Row():
                 with gr.Column():
-                    tr_image = readable_uploads(gr.Image(type="filepath", image_mode=None, label="Photo or anime picture",
+                    tr_image = readable_uploads(gr.Image(type="filepath", elem_id="transfer-in", image_mode=None, label="Photo or anime picture",
                                                          sources=["upload", "webcam", "clipboard"]))  # fmt: skip
                     with gr.Row():
                         tr_source = gr.Radio(["auto", *DOMAINS], value="auto", label="The picture is")
@@ -395,24 +437,26 @@ def build() -> gr.Blocks:
                     with gr.Row():
                         tr_mode = gr.Radio(CROP_MODES, value="Find the face", label="Face")
                         tr_face = gr.Number(value=1, minimum=1, maximum=20, precision=0, label="Which face (1 = largest)")
-                    tr_go = gr.Button("Transfer", variant="primary")
+                    tr_go = gr.Button("Transfer", variant="primary", elem_id="transfer-go", interactive=ready("Anime <-> Real", problems))
                 with gr.Column():
                     with gr.Row():
-                        tr_crop = gr.Image(label="Face used", format="png", type="pil")
-                        tr_out = gr.Image(label="Transferred", format="png", type="pil")
-                    tr_note = gr.Markdown()
+                        tr_crop = gr.Image(label="Face used", elem_id="transfer-crop", format="png", type="pil")
+                        tr_out = gr.Image(label="Transferred", elem_id="transfer-out", format="png", type="pil")
+                    tr_note = gr.Markdown(elem_id="transfer-note")
             tr_inputs = [tr_image, tr_source, tr_target, tr_mode, tr_face]
             examples = sorted((ROOT / "docs" / "examples").glob("*.png"))
             if examples:  # made by our own models (python -m train.sample_grid --model transfer --examples)
                 gr.Examples([[str(e), "auto", "real" if "anime" in e.name else "anime", "Use the whole image", 1]
                              for e in examples], tr_inputs, label="Examples (drawn by our models)")  # fmt: skip
             tr_go.click(transfer, tr_inputs, [tr_crop, tr_out, tr_note], api_name="transfer")
+            tr_image.upload(inspect_upload, tr_image, [tr_image, tr_target, tr_note], preprocess=False,
+                            api_visibility="private")  # fmt: skip
 
         with gr.Tab("Handwriting"):
             weights_notice("Handwriting", problems)
             with gr.Row():
                 with gr.Column(scale=1):
-                    hw_text = gr.Textbox(value="Hello World 2026", lines=2, max_length=MAX_CHARS + MAX_LINES - 1,
+                    hw_text = gr.Textbox(value="Hello World 2026", lines=2, max_length=MAX_CHARS,
                                          label=f"Text: 0-9, A-Z, a-z, spaces, line breaks; up to {MAX_CHARS} characters")  # fmt: skip
                     hw_seed = seed_row("Handwriting seed")
                     hw_hand = gr.Checkbox(value=True, label="One hand (every character in the same style)")
@@ -424,12 +468,15 @@ def build() -> gr.Blocks:
                             hw_paper = gr.ColorPicker(value="#ffffff", label="Paper")
                         hw_transparent = gr.Checkbox(value=False, label="Transparent background (PNG with alpha)")
                         hw_scale = gr.Slider(1, 6, value=2, step=1, label="Size (1 = 20 px capitals)")
-                    hw_go = gr.Button("Write", variant="primary")
+                    hw_go = gr.Button("Write", variant="primary", elem_id="write-go", interactive=ready("Handwriting", problems))
                 with gr.Column(scale=2):
-                    hw_out = gr.Image(label="Written", format="png", type="pil")
-                    hw_gallery = gr.Gallery(label="Variants", columns=2, format="png", height=320, object_fit="contain",
-                                            buttons=["download", "download_all", "fullscreen"])
+                    hw_out = gr.Image(label="Written", elem_id="write-out", format="png", type="pil")
+                    hw_gallery = gr.Gallery(label="Variants", elem_id="write-variants", columns=1, height="auto",
+                                            object_fit="contain", format="png",
+                                            buttons=["download", "download_all", "fullscreen"])  # fmt: skip
             hw_inputs = [hw_text, hw_seed, hw_hand, hw_variants, hw_ink, hw_paper, hw_transparent, hw_scale, hw_variety]
+            gr.Examples([["Dear Ada\nThank you", 7], ["Gradio 6 on a CPU", 42], ["ABCDEFGHIJKLM\nnopqrstuvwxyz\n0123456789", 3]],
+                        [hw_text, hw_seed], label="Examples")  # fmt: skip
             gr.on([hw_go.click, hw_text.submit], write_text, hw_inputs, [hw_out, hw_gallery], api_name="write")
 
         with gr.Tab("Faces"):
@@ -439,8 +486,9 @@ def build() -> gr.Blocks:
                     face_n = gr.Slider(1, 64, value=16, step=1, label="Number of faces")
                     face_seed = seed_row()
                     face_temp = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
-                    face_go = gr.Button("Generate faces", variant="primary")
-                face_out = gr.Gallery(label="Faces", columns=8, format="png", elem_classes="pixelated", scale=3)
+                    face_go = gr.Button("Generate faces", variant="primary", elem_id="faces-go", interactive=ready("Faces", problems))
+                face_out = gr.Gallery(label="Faces", elem_id="faces-out", columns=8, format="png", elem_classes="pixelated", scale=3)
+            gr.Examples([[16, 42, 0.8], [64, 7, 1.0]], [face_n, face_seed, face_temp], label="Examples")
             face_go.click(sample_faces, [face_n, face_seed, face_temp], face_out, api_name="sample_faces")
 
         with gr.Tab("Cars"):
@@ -450,8 +498,10 @@ def build() -> gr.Blocks:
                     car_view = gr.Dropdown(CAR_VIEWS, value="front-left", label="Viewpoint")
                     car_n = gr.Slider(1, 64, value=8, step=1, label="Number of cars")
                     car_seed = seed_row()
-                    car_go = gr.Button("Generate cars", variant="primary")
-                car_out = gr.Gallery(label="Cars", columns=8, format="png", elem_classes="pixelated", scale=3)
+                    car_go = gr.Button("Generate cars", variant="primary", elem_id="cars-go", interactive=ready("Cars", problems))
+                car_out = gr.Gallery(label="Cars", elem_id="cars-out", columns=8, format="png", elem_classes="pixelated", scale=3)
+            gr.Examples([["front-left", 8, 42], ["rear", 16, 7], ["side-right", 8, 3]], [car_view, car_n, car_seed],
+                        label="Examples")  # fmt: skip
             car_go.click(sample_cars, [car_view, car_n, car_seed], car_out, api_name="sample_cars")
 
         with gr.Tab("About"):
@@ -488,7 +538,7 @@ def serve(block: bool = True, **options):
     from gradio.route_utils import FnIndexInferError
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    demo.launch(css=CSS, theme=gr.themes.Soft(), mcp_server=True, prevent_thread_lock=True,
+    demo.launch(css=CSS, head=HEAD, theme=gr.themes.Soft(), mcp_server=True, prevent_thread_lock=True,
                 app_kwargs={"exception_handlers": {FnIndexInferError: unknown_endpoint}}, **options)  # fmt: skip
     galleries_as_images(demo.mcp_server_obj)
     if block:
