@@ -68,6 +68,7 @@ CASES = [
     ("transfer", changed(TRANSFER, 4, 1.5), "The face number must be a whole number from 1 to 20 (got 1.5)."),
     ("transfer", changed(TRANSFER, 4, 0), "The face number must be a whole number from 1 to 20 (got 0)."),
     ("transfer", changed(TRANSFER, 4, 3), "The face number (2 found) must be a whole number from 1 to 2 (got 3)."),
+    ("transfer", changed(TRANSFER, 2, "real"), 'The picture is real and would be turned into real: choose "anime".'),
     ("transfer", changed(TRANSFER, 0, "<empty.png>"), "This file is not an image we can read (use JPEG, PNG or WebP)."),
     ("transfer", changed(TRANSFER, 0, "<garbage.png>"), "This file is not an image we can read (use JPEG, PNG or WebP)."),
     ("transfer", changed(TRANSFER, 0, "<bomb.png>"), "This image is too large: at most 40 megapixels."),
