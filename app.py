@@ -326,6 +326,17 @@ def weights_notice(tab: str, problems: dict[str, WeightsError | None]) -> None:
         gr.Markdown(f"⚠️ **This model cannot run.** {problem}")
 
 
+def action(label: str, elem_id: str, enabled: bool) -> gr.Button:
+    """A tab's main button (off when the tab's model cannot run)."""
+    return gr.Button(label, variant="primary", elem_id=elem_id, interactive=enabled)
+
+
+def samples_gallery(label: str, elem_id: str) -> gr.Gallery:
+    """A gallery of 64x64 samples, shown with crisp pixels, each image and all of them downloadable."""
+    return gr.Gallery(label=label, elem_id=elem_id, columns=8, format="png", elem_classes="pixelated", scale=3,
+                      buttons=["download", "download_all", "fullscreen"])
+
+
 def ready(tab: str, problems: dict[str, WeightsError | None]) -> bool:
     """Whether the tab's main model can run (its buttons are disabled otherwise)."""
     return problems[TAB_MODELS[tab][0]] is None
@@ -373,7 +384,8 @@ def inspect_upload(upload) -> tuple:
         return None, gr.update(), f"⚠️ {error}"
     except WeightsError:  # no classifier: leave the choice to the user
         return gr.update(), gr.update(), ""
-    return gr.update(), other(source), f"This picture looks {source} ({sure:.0%} sure): it will be turned into {other(source)}."
+    note = f"This picture looks {source} ({sure:.0%} sure): it will be turned into {other(source)}."
+    return gr.update(), other(source), note
 
 
 def seed_row(label: str = "Seed", value: int = 0):
@@ -407,10 +419,10 @@ def build() -> gr.Blocks:
                     cat_n = gr.Slider(1, 64, value=16, step=1, label="Number of images")
                     cat_seed = seed_row()
                     cat_trunc = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Truncation / temperature")
-                    cat_go = gr.Button("Generate cats", variant="primary", elem_id="cats-go", interactive=ready("Cats", problems))
-                cat_out = gr.Gallery(label="Cats", elem_id="cats-out", columns=8, format="png", elem_classes="pixelated", scale=3,
-                                     buttons=["download", "download_all", "fullscreen"])  # fmt: skip
-            gr.Examples([[16, 42, 0.7, "GAN (default)"], [64, 2026, 1.0, "GAN (default)"], [16, 42, 1.0, "VAE (original method)"]],
+                    cat_go = action("Generate cats", "cats-go", ready("Cats", problems))
+                cat_out = samples_gallery("Cats", "cats-out")
+            gr.Examples([[16, 42, 0.7, "GAN (default)"], [64, 2026, 1.0, "GAN (default)"],
+                         [16, 42, 1.0, "VAE (original method)"]],
                         [cat_n, cat_seed, cat_trunc, cat_model], label="Examples")  # fmt: skip
             cat_go.click(sample_cats, [cat_n, cat_seed, cat_trunc, cat_model], cat_out, api_name="sample_cats")
             with gr.Accordion("Walk from one cat to another (latent interpolation)", open=True):
@@ -418,9 +430,10 @@ def build() -> gr.Blocks:
                     with gr.Column(scale=1):
                         walk_a, walk_b = seed_row("From seed"), seed_row("To seed", 1)
                         walk_steps = gr.Slider(2, 16, value=8, step=1, label="Steps in the strip")
-                        walk_go = gr.Button("Walk", variant="primary", elem_id="walk-go", interactive=ready("Cats", problems))
+                        walk_go = action("Walk", "walk-go", ready("Cats", problems))
                     with gr.Column(scale=3):
-                        walk_strip = gr.Image(label="Strip", elem_id="walk-strip", format="png", type="pil", elem_classes="pixelated")
+                        walk_strip = gr.Image(label="Strip", elem_id="walk-strip", format="png", type="pil",
+                                              elem_classes="pixelated")
                         walk_gif = gr.Image(label="Animation", elem_id="walk-gif", type="filepath", height=256)
             walk_go.click(interpolate_cats, [walk_a, walk_b, walk_steps, cat_trunc, cat_model], [walk_strip, walk_gif],
                           api_name="interpolate_cats")  # fmt: skip
@@ -429,7 +442,8 @@ def build() -> gr.Blocks:
             weights_notice("Anime <-> Real", problems)
             with gr.Row():
                 with gr.Column():
-                    tr_image = readable_uploads(gr.Image(type="filepath", elem_id="transfer-in", image_mode=None, label="Photo or anime picture",
+                    tr_image = readable_uploads(gr.Image(type="filepath", elem_id="transfer-in", image_mode=None,
+                                                         label="Photo or anime picture",
                                                          sources=["upload", "webcam", "clipboard"]))  # fmt: skip
                     with gr.Row():
                         tr_source = gr.Radio(["auto", *DOMAINS], value="auto", label="The picture is")
@@ -437,7 +451,7 @@ def build() -> gr.Blocks:
                     with gr.Row():
                         tr_mode = gr.Radio(CROP_MODES, value="Find the face", label="Face")
                         tr_face = gr.Number(value=1, minimum=1, maximum=20, precision=0, label="Which face (1 = largest)")
-                    tr_go = gr.Button("Transfer", variant="primary", elem_id="transfer-go", interactive=ready("Anime <-> Real", problems))
+                    tr_go = action("Transfer", "transfer-go", ready("Anime <-> Real", problems))
                 with gr.Column():
                     with gr.Row():
                         tr_crop = gr.Image(label="Face used", elem_id="transfer-crop", format="png", type="pil")
@@ -468,15 +482,15 @@ def build() -> gr.Blocks:
                             hw_paper = gr.ColorPicker(value="#ffffff", label="Paper")
                         hw_transparent = gr.Checkbox(value=False, label="Transparent background (PNG with alpha)")
                         hw_scale = gr.Slider(1, 6, value=2, step=1, label="Size (1 = 20 px capitals)")
-                    hw_go = gr.Button("Write", variant="primary", elem_id="write-go", interactive=ready("Handwriting", problems))
+                    hw_go = action("Write", "write-go", ready("Handwriting", problems))
                 with gr.Column(scale=2):
                     hw_out = gr.Image(label="Written", elem_id="write-out", format="png", type="pil")
                     hw_gallery = gr.Gallery(label="Variants", elem_id="write-variants", columns=1, height="auto",
                                             object_fit="contain", format="png",
                                             buttons=["download", "download_all", "fullscreen"])  # fmt: skip
             hw_inputs = [hw_text, hw_seed, hw_hand, hw_variants, hw_ink, hw_paper, hw_transparent, hw_scale, hw_variety]
-            gr.Examples([["Dear Ada\nThank you", 7], ["Gradio 6 on a CPU", 42], ["ABCDEFGHIJKLM\nnopqrstuvwxyz\n0123456789", 3]],
-                        [hw_text, hw_seed], label="Examples")  # fmt: skip
+            gr.Examples([["Dear Ada\nThank you", 7], ["Gradio 6 on a CPU", 42],
+                         ["ABCDEFGHIJKLM\nnopqrstuvwxyz\n0123456789", 3]], [hw_text, hw_seed], label="Examples")
             gr.on([hw_go.click, hw_text.submit], write_text, hw_inputs, [hw_out, hw_gallery], api_name="write")
 
         with gr.Tab("Faces"):
@@ -486,8 +500,8 @@ def build() -> gr.Blocks:
                     face_n = gr.Slider(1, 64, value=16, step=1, label="Number of faces")
                     face_seed = seed_row()
                     face_temp = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
-                    face_go = gr.Button("Generate faces", variant="primary", elem_id="faces-go", interactive=ready("Faces", problems))
-                face_out = gr.Gallery(label="Faces", elem_id="faces-out", columns=8, format="png", elem_classes="pixelated", scale=3)
+                    face_go = action("Generate faces", "faces-go", ready("Faces", problems))
+                face_out = samples_gallery("Faces", "faces-out")
             gr.Examples([[16, 42, 0.8], [64, 7, 1.0]], [face_n, face_seed, face_temp], label="Examples")
             face_go.click(sample_faces, [face_n, face_seed, face_temp], face_out, api_name="sample_faces")
 
@@ -498,8 +512,8 @@ def build() -> gr.Blocks:
                     car_view = gr.Dropdown(CAR_VIEWS, value="front-left", label="Viewpoint")
                     car_n = gr.Slider(1, 64, value=8, step=1, label="Number of cars")
                     car_seed = seed_row()
-                    car_go = gr.Button("Generate cars", variant="primary", elem_id="cars-go", interactive=ready("Cars", problems))
-                car_out = gr.Gallery(label="Cars", elem_id="cars-out", columns=8, format="png", elem_classes="pixelated", scale=3)
+                    car_go = action("Generate cars", "cars-go", ready("Cars", problems))
+                car_out = samples_gallery("Cars", "cars-out")
             gr.Examples([["front-left", 8, 42], ["rear", 16, 7], ["side-right", 8, 3]], [car_view, car_n, car_seed],
                         label="Examples")  # fmt: skip
             car_go.click(sample_cars, [car_view, car_n, car_seed], car_out, api_name="sample_cars")
