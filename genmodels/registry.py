@@ -213,6 +213,8 @@ def check_folder(name: str, folder: Path) -> None:
     """Raise the WeightsError that says what is wrong with a weights folder, reading only config.json and the
     safetensors headers (no tensor data): a bad config, a missing or damaged file, or tensors of other shapes."""
     model = f"The {name} model"
+    if not has_config(folder):  # a Hub snapshot without one
+        raise ConfigInvalid(f"{model}'s weights came without a config.json.")
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         if not isinstance(config, dict):
