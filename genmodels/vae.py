@@ -29,11 +29,19 @@ def up_blocks(widths: list[int], out_channels: int) -> nn.Sequential:
 
 
 class ConvVAE(GenerativeModel):
-    """x -> (mu, logvar) -> z -> x'. `sample(n, seed=..., temperature=...)` decodes prior draws."""
+    """x -> (mu, logvar) -> z -> x'. `sample(n, seed=..., temperature=..., density=...)` decodes draws from the
+    N(0, I) prior, or from a Gaussian mixture fitted to the training codes after training ("ex-post density
+    estimation", Ghosh et al. 2020: the prior puts mass where the encoder put no code). The mixture is part of the
+    model: buffers saved with the weights, `mixture_components` in config.json (0: none)."""
 
     @register_to_config
-    def __init__(self, resolution: int = 64, in_channels: int = 3, latent_dim: int = 128, base_channels: int = 32):
+    def __init__(self, resolution: int = 64, in_channels: int = 3, latent_dim: int = 128, base_channels: int = 32,
+                 mixture_components: int = 0):  # fmt: skip
         super().__init__()
+        k, persistent = mixture_components, mixture_components > 0  # models without a mixture keep their old files
+        self.register_buffer("mixture_weights", torch.full((k,), 1.0 / max(k, 1)), persistent=persistent)
+        self.register_buffer("mixture_means", torch.zeros(k, latent_dim), persistent=persistent)
+        self.register_buffer("mixture_scale_tril", torch.eye(latent_dim).repeat(k, 1, 1), persistent=persistent)
         size, steps = upsample_plan(resolution)
         widths = [base_channels * 2**i for i in range(steps)]  # e.g. 32, 64, 128, 256 for 64x64
         self.encoder = down_blocks(in_channels, widths)
@@ -55,12 +63,30 @@ class ConvVAE(GenerativeModel):
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
         return self.decode(z), mu, logvar
 
-    def latents(self, n: int, seed: int, temperature: float = 1.0) -> torch.Tensor:
-        return noise((n, self.config.latent_dim), seed, self.device) * temperature
+    def set_mixture(self, weights: torch.Tensor, means: torch.Tensor, scale_tril: torch.Tensor) -> None:
+        """Install a fitted mixture: weights (K,), means (K, D), Cholesky factors of the covariances (K, D, D)."""
+        for buffer, value in zip((self.mixture_weights, self.mixture_means, self.mixture_scale_tril),
+                                 (weights, means, scale_tril)):  # fmt: skip
+            buffer.copy_(value)
+
+    def latents(self, n: int, seed: int, temperature: float = 1.0, density: str = "prior") -> torch.Tensor:
+        """`n` latent codes from `seed`: prior draws scaled by `temperature`, or mixture draws whose spread within
+        their component is scaled by it."""
+        if density == "prior":
+            return noise((n, self.config.latent_dim), seed, self.device) * temperature
+        if density != "mixture":
+            raise ValueError(f"unknown density {density!r}; use 'prior' or 'mixture'")
+        if not self.config.mixture_components:
+            raise ValueError("This model has no fitted density; sample its prior.")
+        generator = torch.Generator().manual_seed(int(seed))
+        component = torch.multinomial(self.mixture_weights.float().cpu(), n, replacement=True, generator=generator)
+        eps = torch.randn(n, self.config.latent_dim, 1, generator=generator).to(self.device)
+        scale = self.mixture_scale_tril[component.to(self.device)].float()
+        return self.mixture_means[component.to(self.device)].float() + temperature * (scale @ eps)[..., 0]
 
     @torch.no_grad()
-    def sample(self, n: int, *, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
-        return self.decode(self.latents(n, seed, temperature))
+    def sample(self, n: int, *, seed: int = 0, temperature: float = 1.0, density: str = "prior") -> torch.Tensor:
+        return self.decode(self.latents(n, seed, temperature, density))
 
     @torch.no_grad()
     def interpolate(self, seed_a: int, seed_b: int, steps: int, *, temperature: float = 1.0) -> torch.Tensor:

@@ -109,3 +109,24 @@ def test_transfer_vae_decodes_by_label_and_transfers_by_label_name():
     real, anime = model.decode(z, model.label_ids(["real"] * 2))[0], model.decode(z, model.label_ids(["anime"] * 2))[0]
     assert real.shape == (2, 3, 16, 16) and not torch.equal(real, anime)  # the label reaches the decoder
     assert torch.equal(model.transfer(real, "real", "anime"), model.transfer(real, 0, 1))
+
+
+def test_a_fitted_mixture_is_saved_with_the_vae_and_samples_where_the_codes_are(tmp_path):
+    import numpy as np
+
+    from train.fit_density import with_mixture
+
+    vae = build_tiny("faces")
+    codes = np.concatenate([np.random.default_rng(0).normal(c, 0.05, (200, 8)) for c in (-3.0, 3.0)])  # two clusters
+    fitted = with_mixture(vae, codes, components=2, seed=0)
+    assert fitted.config.mixture_components == 2 and torch.equal(fitted.decoder[0].weight, vae.decoder[0].weight)
+    fitted.save_pretrained(tmp_path)  # buffers in the safetensors file, the count in config.json
+    loaded = REGISTRY["faces"].cls.from_pretrained(tmp_path).eval()
+    torch.testing.assert_close(loaded.mixture_means, fitted.mixture_means)
+    z = loaded.latents(400, seed=1, density="mixture")
+    assert (z.mean(1).abs() - 3).abs().max() < 0.5  # every draw sits in one of the two clusters, none in between
+    torch.testing.assert_close(loaded.sample(3, seed=2, density="mixture"), fitted.sample(3, seed=2, density="mixture"))
+    with pytest.raises(ValueError, match="no fitted density"):
+        vae.sample(1, seed=0, density="mixture")
+    with pytest.raises(ValueError, match="unknown density"):
+        loaded.sample(1, seed=0, density="posterior")

@@ -57,6 +57,7 @@ class Config:
     floor_split: str = ""  # also measure the classifier FD between this real split and `split` (the noise floor)
     skip_inception: bool = False  # only the classifier scores
     truncation: float = 1.0  # GANs: latent truncation to sample at (the app's default setting, to measure what users get)
+    density: str = "prior"  # VAEs: sample the "prior" or the fitted "mixture" (train.fit_density)
     checkpoint: str = ""  # a training checkpoint folder to measure instead of the shipped weights (never recorded)
     part: str = "holdout"  # transfer: our part of each dataset to score on, "holdout" or "train" (never recorded)
     record: bool = True  # write the numbers into the model card
@@ -182,6 +183,7 @@ def fake_features(model, config: Config, extractors: dict) -> dict[str, np.ndarr
         labels = (torch.arange(start, start + n) % len(model.labels)).tolist() if model.labels else None
         options = {"labels": labels} if labels else {}
         options |= {"truncation": config.truncation} if config.truncation != 1.0 else {}
+        options |= {"density": config.density} if config.density != "prior" else {}
         images = model.sample(n, seed=config.seed + i, **options)
         for name, extract in extractors.items():
             features[name].append(extract(images.cpu()))
@@ -237,6 +239,8 @@ def evaluate(config: Config) -> dict[str, float]:
             metrics[f"classifier FD, real {config.floor_split} (floor)"] = frechet_distance(floor["classifier"], real["classifier"])
     if config.truncation != 1.0:  # name the setting in every score of generated images
         metrics = {(k if "real" in k else f"{k} @ truncation {config.truncation:g}"): v for k, v in metrics.items()}
+    if config.density != "prior":
+        metrics = {(k if "floor" in k else f"{k} @ {config.density} density"): v for k, v in metrics.items()}
     return metrics
 
 
