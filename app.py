@@ -103,6 +103,11 @@ def check_seed(seed, what: str = "the seed") -> int:
     return number(seed, 0, MAX_SEED, what, whole=True)
 
 
+def check_count(n) -> int:
+    """How many images a sampling endpoint makes: 1 to 64."""
+    return number(n, 1, 64, "the number of images", whole=True)
+
+
 # ---- handlers: one per API endpoint ------------------------------------------------------------------------------
 def cat_model(model: str, spread) -> tuple:
     """The chosen cat model and its sampling option: the GAN's latent scale is its truncation, the VAE's its
@@ -126,7 +131,7 @@ def sample_cats(n: int = 16, seed: int = 0, truncation: float = 1.0, model: str 
     Returns:
         The cats, one PNG each.
     """
-    n, seed = number(n, 1, 64, "the number of images", whole=True), check_seed(seed)
+    n, seed = check_count(n), check_seed(seed)
     generator, option = cat_model(model, truncation)
     return OUTPUTS.pngs(to_pil(generator.sample(n, seed=seed, **option)), f"cats-{seed}")
 
@@ -271,7 +276,7 @@ def sample_faces(n: int = 16, seed: int = 0, temperature: float = 1.0) -> list[s
     Returns:
         The faces, one PNG each.
     """
-    n, seed = number(n, 1, 64, "the number of images", whole=True), check_seed(seed)
+    n, seed = check_count(n), check_seed(seed)
     temperature = number(temperature, 0.1, 1.5, "the temperature")
     return OUTPUTS.pngs(to_pil(load("faces").sample(n, seed=seed, temperature=temperature)), f"faces-{seed}")
 
@@ -290,7 +295,7 @@ def sample_cars(view: str = "front-left", n: int = 8, seed: int = 0) -> list[str
         The cars, one PNG each.
     """
     view = choice(view, CAR_VIEWS, "the viewpoint")
-    n, seed = number(n, 1, 64, "the number of images", whole=True), check_seed(seed)
+    n, seed = check_count(n), check_seed(seed)
     return OUTPUTS.pngs(to_pil(load("cars").sample(n, seed=seed, labels=[view] * n)), f"cars-{view}-{seed}")
 
 
