@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-from bench import ROOT, first_answer, make_photo  # noqa: E402  (bench/bench.py, beside this script)
+from bench import ROOT, first_answer, make_photo, serve  # noqa: E402  (bench/bench.py, beside this script)
 
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -45,8 +44,7 @@ def main():
     photo = str(Path(tempfile.mkdtemp()) / "photo.jpg")
     make_photo(photo)
     port = 7879
-    server = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=dict(os.environ, GRADIO_SERVER_PORT=str(port)),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = serve(port)
     try:
         first_answer(port, "/sample_cats", (1, 0, 1.0, "GAN (default)"), time.time())
         with sync_playwright() as p:
