@@ -23,8 +23,8 @@ import spaces  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from genmodels import REGISTRY, WeightsError, WeightsNotFound, load, to_pil  # noqa: E402
-from genmodels.base import from_pil, image_grid  # noqa: E402
-from genmodels.facecrop import NOT_AN_IMAGE, TOO_LARGE, centre_square, crop, detect_faces, framing, read_image  # noqa: E402
+from genmodels.base import from_pil, image_grid, psnr  # noqa: E402
+from genmodels.facecrop import CROP_MODES, MAX_FACES, NO_FACE, NOT_AN_IMAGE, TOO_LARGE, centre_square, crop, find_face, read_image  # noqa: E402
 from genmodels.registry import CAR_VIEWS, DOMAINS, ROOT, SPACE, card_metrics, weights_problem  # noqa: E402
 from genmodels.serving import OutputFolder, choice, flag, number, text  # noqa: E402
 from genmodels.writing import MAX_CHARS, VARIETY, colorize, parse_text, write  # noqa: E402
@@ -42,9 +42,8 @@ TAB_MODELS = {  # tab -> the models it needs (the first is the one whose absence
     "Cars": ["cars"],
 }
 CAT_MODELS = {"GAN (default)": "cats", "VAE (original method)": "cats-vae"}
-CROP_MODES = ["Find the face", "Use the whole image"]
-NO_FACE = ("No face found in this photo. Choose \"Use the whole image\" to transfer the picture as it is (best for a "
-           "photo already cut to a face), or try a photo where the face is upright and clearly visible.")  # fmt: skip
+FACE_DENSITIES = {"fitted (default)": "mixture", "prior N(0, I)": "prior"}
+FACE_ATTRIBUTES = {"male": ("female", "male")}  # direction -> its two ends
 SHOW = 256  # side of the crop and the result as shown and returned
 GIF_FRAMES = 24  # frames of an interpolation GIF, one way (it plays there and back)
 MAX_SEED = 2**31 - 1
@@ -192,25 +191,12 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
     if image is None:
         raise ValueError("Upload an image first.")
     source, target = choice(source, ["auto", *DOMAINS], "the source"), choice(target, DOMAINS, "the target")
-    crop_mode = choice(crop_mode, CROP_MODES, "the face mode")
-    face = number(face, 1, 20, "the face number", whole=True)
     picture = read_image(image)
     model = load("transfer")
-    box, notes, found = centre_square(*picture.size), [], None
-    if crop_mode == "Find the face" and source != "anime":
-        faces = detect_faces(picture)
-        found = len(faces)
-        if faces:
-            face = number(face, 1, found, f"the face number ({found} found)", whole=True)
-            box = framing(faces[face - 1], *picture.size)
-            notes.append(f"Found {found} face{'s' * (found > 1)}; used face {face}"
-                         + (" (the largest)." if found > 1 and face == 1 else "."))  # fmt: skip
-        elif source == "real":
-            raise ValueError(NO_FACE)
-        else:  # auto: fine if the classifier finds it anime (checked below)
-            notes.append("No face found: used the centre square.")
-    elif crop_mode == "Find the face":
-        notes.append("Anime picture: used its centre square (there is no anime face detector here).")
+    anime_square = source == "anime" and crop_mode == "Find the face"  # there is no anime face detector
+    box, found, note = find_face(picture, "Use the whole image" if anime_square else crop_mode, face,
+                                 required=source == "real")  # fmt: skip
+    notes = ["Anime picture: used its centre square (there is no anime face detector here)." if anime_square else note]
     size = model.config.resolution
     face_image = crop(picture, box, size)
     if source == "auto":
@@ -263,22 +249,133 @@ def write_text(words: str, seed: int = 0, one_hand: bool = True, variants: int =
     return paths[0], paths
 
 
+def face_options(temperature, density) -> dict:
+    """How seeds become face codes: the draws' temperature and the density they come from."""
+    return dict(temperature=number(temperature, 0.1, 1.5, "the temperature"),
+                density=FACE_DENSITIES[choice(density, FACE_DENSITIES, "the density")])  # fmt: skip
+
+
+def photo_face(photo, crop_mode, face, size: int) -> tuple:
+    """An uploaded photo's face as the model sees it (a tensor at `size`), as shown (SHOW px) and a note on where it
+    was found: the same finding, framing and safe decoding as the Anime <-> Real tab."""
+    picture = read_image(photo)
+    box, _, note = find_face(picture, crop_mode, face)
+    return from_pil([crop(picture, box, size)], size), crop(picture, box, SHOW), note
+
+
+def face_code(model, seed, photo, crop_mode, options: dict) -> tuple:
+    """A face's code and where it came from: the uploaded photo's largest face, else the seed's draw."""
+    if photo is None:
+        seed = check_seed(seed)
+        return model.latents(1, seed, **options)[0], f"seed {seed}"
+    face, _, note = photo_face(photo, crop_mode, 1, model.config.resolution)
+    return model.codes(face.to(model.device))[0], f"your photo ({note.rstrip('.')})"
+
+
 @friendly_errors
 @spaces.GPU
-def sample_faces(n: int = 16, seed: int = 0, temperature: float = 1.0) -> list[str]:
+def sample_faces(n: int = 16, seed: int = 0, temperature: float = 1.0, density: str = "fitted (default)") -> list[str]:
     """Generate 64x64 human faces.
 
     Args:
         n: how many faces, 1 to 64.
         seed: a whole number from 0 to 2147483647; the same seed gives the same faces.
         temperature: 0.1 to 1.5, the scale of the latent draws (lower: plainer faces).
+        density: where the codes are drawn from: "fitted (default)", a Gaussian mixture fitted to the codes of the
+            training faces (sharper, more faithful faces), or "prior N(0, I)", the VAE's prior.
 
     Returns:
         The faces, one PNG each.
     """
-    n, seed = check_count(n), check_seed(seed)
-    temperature = number(temperature, 0.1, 1.5, "the temperature")
-    return OUTPUTS.pngs(to_pil(load("faces").sample(n, seed=seed, temperature=temperature)), f"faces-{seed}")
+    n, seed, options = check_count(n), check_seed(seed), face_options(temperature, density)
+    return OUTPUTS.pngs(to_pil(load("faces").sample(n, seed=seed, **options)), f"faces-{seed}")
+
+
+@friendly_errors
+@spaces.GPU
+def morph_faces(seed_a: int = 0, seed_b: int = 1, photo_a=None, photo_b=None, steps: int = 8,
+                temperature: float = 1.0, density: str = "fitted (default)",
+                crop_mode: str = "Find the face") -> tuple[str, str, str]:  # fmt: skip
+    """Morph one face into another, each from a seed or from an uploaded photo.
+
+    Args:
+        seed_a: the first face's seed, 0 to 2147483647 (used when photo_a is empty).
+        seed_b: the last face's seed, 0 to 2147483647 (used when photo_b is empty).
+        photo_a: optional photo of the first face (JPEG, PNG or WebP): its largest face is found and encoded.
+        photo_b: optional photo of the last face.
+        steps: how many faces in the strip, 2 to 16.
+        temperature: 0.1 to 1.5, the scale of the seeds' draws.
+        density: "fitted (default)" or "prior N(0, I)", where the seeds' codes are drawn from.
+        crop_mode: "Find the face" (face detection, framed like the training photos) or "Use the whole image" (its
+            centre square, for photos already cut to a face).
+
+    Returns:
+        A strip of the morph (PNG), a looping GIF of it (24 frames there and back, shown 4x), and a note.
+    """
+    steps, options = number(steps, 2, 16, "the number of steps", whole=True), face_options(temperature, density)
+    crop_mode = choice(crop_mode, CROP_MODES, "the face mode")  # checked even when no photo needs it
+    model = load("faces")
+    (a, from_a), (b, to_b) = (face_code(model, seed, photo, crop_mode, options)
+                                    for seed, photo in ((seed_a, photo_a), (seed_b, photo_b)))  # fmt: skip
+    strip = to_pil(image_grid(model.morph(a, b, steps).cpu(), nrow=steps))
+    frames = to_pil(model.morph(a, b, GIF_FRAMES).cpu())
+    return OUTPUTS.png(strip, "faces-morph"), OUTPUTS.gif(frames, "faces-morph", scale=4), f"From {from_a} to {to_b}."
+
+
+@friendly_errors
+@spaces.GPU
+def edit_face(attribute: str = "male", amount: float = 1.5, steps: int = 7, seed: int = 0, photo=None,
+              temperature: float = 1.0, density: str = "fitted (default)",
+              crop_mode: str = "Find the face") -> tuple[str, str]:  # fmt: skip
+    """Move a face along an attribute's direction in the latent space, from -amount to +amount.
+
+    Args:
+        attribute: the direction: "male" (female <-> male, fitted to the training faces' labels).
+        amount: 0.25 to 3, how far to go each way; 1 is the distance between the average female and male codes.
+        steps: how many faces in the strip, 3 to 15; the middle one (odd steps) is the face unchanged.
+        seed: the face's seed, 0 to 2147483647 (used when photo is empty).
+        photo: optional photo (JPEG, PNG or WebP) whose largest face is edited.
+        temperature: 0.1 to 1.5, the scale of the seed's draw.
+        density: "fitted (default)" or "prior N(0, I)", where the seed's code is drawn from.
+        crop_mode: "Find the face" or "Use the whole image", as for morph_faces.
+
+    Returns:
+        The strip from -amount to +amount (PNG) and a note.
+    """
+    attribute = choice(attribute, FACE_ATTRIBUTES, "the attribute")
+    amount, steps = number(amount, 0.25, 3.0, "the amount"), number(steps, 3, 15, "the number of steps", whole=True)
+    crop_mode = choice(crop_mode, CROP_MODES, "the face mode")
+    model = load("faces")
+    code, source = face_code(model, seed, photo, crop_mode, face_options(temperature, density))
+    faces = model.decode(model.edit(code, attribute, [amount * (2 * i / (steps - 1) - 1) for i in range(steps)]))
+    low, high = FACE_ATTRIBUTES[attribute]
+    note = f"{source}: {low} (-{amount:g}) on the left to {high} (+{amount:g}) on the right."
+    return OUTPUTS.png(to_pil(image_grid(faces.cpu(), nrow=steps)), f"faces-{attribute}"), note
+
+
+@friendly_errors
+@spaces.GPU
+def reconstruct_face(photo, crop_mode: str = "Find the face", face: int = 1) -> tuple[str, str, str]:
+    """Encode a face from a photo and decode it again: what the Faces model keeps of it.
+
+    Args:
+        photo: a photo (JPEG, PNG or WebP; EXIF rotation is honoured).
+        crop_mode: "Find the face" (face detection, framed like the training photos) or "Use the whole image" (its
+            centre square, for photos already cut to a face).
+        face: which detected face, 1 = the largest, up to 20.
+
+    Returns:
+        The face that was used and its reconstruction (both 256x256 PNG), and a note with the reconstruction's PSNR.
+    """
+    if photo is None:
+        raise ValueError("Upload a photo first.")
+    model = load("faces")
+    size = model.config.resolution
+    original, shown, note = photo_face(photo, crop_mode, face, size)
+    recon = model.reconstruct(original.to(model.device)).cpu()
+    result = to_pil(recon[0]).resize((SHOW, SHOW), Image.Resampling.LANCZOS)
+    note += f" Reconstructed at {size}x{size} with a PSNR of {psnr(recon, original)[0]:.1f} dB; shown at {SHOW}x{SHOW}."
+    return OUTPUTS.png(shown, "face"), OUTPUTS.png(result, "face-reconstructed"), note
 
 
 @friendly_errors
@@ -340,6 +437,17 @@ def samples_gallery(label: str, elem_id: str) -> gr.Gallery:
     """A gallery of 64x64 samples, shown with crisp pixels, each image and all of them downloadable."""
     return gr.Gallery(label=label, elem_id=elem_id, columns=8, format="png", elem_classes="pixelated", scale=3,
                       buttons=["download", "download_all", "fullscreen"])
+
+
+def pixel_image(label: str, elem_id: str) -> gr.Image:
+    """An output image of 64x64 tiles, shown with crisp pixels."""
+    return gr.Image(label=label, elem_id=elem_id, format="png", type="pil", elem_classes="pixelated")
+
+
+def face_upload(label: str, elem_id: str, height: int | None = 160) -> gr.Image:
+    """A photo input: an upload, the webcam or the clipboard, read by the server as a file (`readable_uploads`)."""
+    return readable_uploads(gr.Image(type="filepath", elem_id=elem_id, image_mode=None, label=label, height=height,
+                                     sources=["upload", "webcam", "clipboard"]))  # fmt: skip
 
 
 def ready(tab: str, problems: dict[str, WeightsError | None]) -> bool:
@@ -437,8 +545,7 @@ def build() -> gr.Blocks:
                         walk_steps = gr.Slider(2, 16, value=8, step=1, label="Steps in the strip")
                         walk_go = action("Walk", "walk-go", ready("Cats", problems))
                     with gr.Column(scale=3):
-                        walk_strip = gr.Image(label="Strip", elem_id="walk-strip", format="png", type="pil",
-                                              elem_classes="pixelated")
+                        walk_strip = pixel_image("Strip", "walk-strip")
                         walk_gif = gr.Image(label="Animation", elem_id="walk-gif", type="filepath", height=256)
             walk_go.click(interpolate_cats, [walk_a, walk_b, walk_steps, cat_trunc, cat_model], [walk_strip, walk_gif],
                           api_name="interpolate_cats")  # fmt: skip
@@ -447,15 +554,14 @@ def build() -> gr.Blocks:
             weights_notice("Anime <-> Real", problems)
             with gr.Row():
                 with gr.Column():
-                    tr_image = readable_uploads(gr.Image(type="filepath", elem_id="transfer-in", image_mode=None,
-                                                         label="Photo or anime picture",
-                                                         sources=["upload", "webcam", "clipboard"]))  # fmt: skip
+                    tr_image = face_upload("Photo or anime picture", "transfer-in", height=None)
                     with gr.Row():
                         tr_source = gr.Radio(["auto", *DOMAINS], value="auto", label="The picture is")
                         tr_target = gr.Radio(DOMAINS, value="anime", label="Turn it into")
                     with gr.Row():
                         tr_mode = gr.Radio(CROP_MODES, value="Find the face", label="Face")
-                        tr_face = gr.Number(value=1, minimum=1, maximum=20, precision=0, label="Which face (1 = largest)")
+                        tr_face = gr.Number(value=1, minimum=1, maximum=MAX_FACES, precision=0,
+                                            label="Which face (1 = largest)")  # fmt: skip
                     tr_go = action("Transfer", "transfer-go", ready("Anime <-> Real", problems))
                 with gr.Column():
                     with gr.Row():
@@ -500,15 +606,71 @@ def build() -> gr.Blocks:
 
         with gr.Tab("Faces"):
             weights_notice("Faces", problems)
+            faces_ready = ready("Faces", problems)
             with gr.Row():
                 with gr.Column(scale=1):
                     face_n = gr.Slider(1, 64, value=16, step=1, label="Number of faces")
                     face_seed = seed_row()
-                    face_temp = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature")
-                    face_go = action("Generate faces", "faces-go", ready("Faces", problems))
+                    face_temp = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Temperature (lower: plainer faces)")
+                    face_density = gr.Radio(list(FACE_DENSITIES), value="fitted (default)", label="Draw codes from",
+                                            info="fitted: a mixture fitted to the training faces' codes")  # fmt: skip
+                    face_go = action("Generate faces", "faces-go", faces_ready)
                 face_out = samples_gallery("Faces", "faces-out")
+            face_options = [face_temp, face_density]
             gr.Examples([[16, 42, 0.8], [64, 7, 1.0]], [face_n, face_seed, face_temp], label="Examples")
-            face_go.click(sample_faces, [face_n, face_seed, face_temp], face_out, api_name="sample_faces")
+            face_go.click(sample_faces, [face_n, face_seed, *face_options], face_out, api_name="sample_faces")
+            with gr.Accordion("Morph one face into another (a seed or your photo at each end)", open=True):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        morph_a, morph_b = seed_row("From seed", 3), seed_row("To seed", 11)
+                        with gr.Row():
+                            morph_photo_a = face_upload("or from a photo", "morph-photo-a")
+                            morph_photo_b = face_upload("or to a photo", "morph-photo-b")
+                        morph_steps = gr.Slider(2, 16, value=8, step=1, label="Steps in the strip")
+                        morph_mode = gr.Radio(CROP_MODES, value="Find the face", label="Face in the photos")
+                        morph_go = action("Morph", "morph-go", faces_ready)
+                    with gr.Column(scale=3):
+                        morph_strip = pixel_image("Strip", "morph-strip")
+                        morph_gif = gr.Image(label="Animation", elem_id="morph-gif", type="filepath", height=256)
+                        morph_note = gr.Markdown(elem_id="morph-note")
+            morph_go.click(morph_faces, [morph_a, morph_b, morph_photo_a, morph_photo_b, morph_steps, *face_options,
+                                         morph_mode], [morph_strip, morph_gif, morph_note], api_name="morph_faces")  # fmt: skip
+            with gr.Accordion("Attribute slider (female <-> male)", open=True):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        edit_attribute = gr.Dropdown(list(FACE_ATTRIBUTES), value="male", label="Attribute")
+                        edit_amount = gr.Slider(0.25, 3.0, value=1.5, step=0.25, label="How far each way",
+                                                info="1 = from the average female face's code to the average male's")  # fmt: skip
+                        edit_steps = gr.Slider(3, 15, value=7, step=1, label="Steps in the strip")
+                        edit_seed = seed_row("Face seed", 5)
+                        edit_photo = face_upload("or a photo", "edit-photo")
+                        edit_mode = gr.Radio(CROP_MODES, value="Find the face", label="Face in the photo")
+                        edit_go = action("Edit", "edit-go", faces_ready)
+                    with gr.Column(scale=3):
+                        edit_strip = pixel_image("From less to more", "edit-strip")
+                        edit_note = gr.Markdown(elem_id="edit-note")
+            edit_go.click(edit_face, [edit_attribute, edit_amount, edit_steps, edit_seed, edit_photo, *face_options,
+                                      edit_mode], [edit_strip, edit_note], api_name="edit_face")  # fmt: skip
+            with gr.Accordion("Reconstruct your photo (what the model keeps of a face)", open=True):
+                with gr.Row():
+                    with gr.Column():
+                        rec_photo = face_upload("Photo", "reconstruct-in", height=None)
+                        with gr.Row():
+                            rec_mode = gr.Radio(CROP_MODES, value="Find the face", label="Face")
+                            rec_face = gr.Number(value=1, minimum=1, maximum=MAX_FACES, precision=0,
+                                                 label="Which face (1 = largest)")  # fmt: skip
+                        rec_go = action("Reconstruct", "reconstruct-go", faces_ready)
+                    with gr.Column():
+                        with gr.Row():
+                            rec_crop = gr.Image(label="Face used", elem_id="reconstruct-crop", format="png", type="pil")
+                            rec_out = gr.Image(label="Reconstructed", elem_id="reconstruct-out", format="png", type="pil")
+                        rec_note = gr.Markdown(elem_id="reconstruct-note")
+            rec_inputs = [rec_photo, rec_mode, rec_face]
+            faces_drawn = sorted((ROOT / "docs" / "examples").glob("real-*.png"))
+            if faces_drawn:  # faces drawn by the transfer model, already cut to a face
+                gr.Examples([[str(e), "Use the whole image", 1] for e in faces_drawn], rec_inputs,
+                            label="Examples (drawn by our models)")  # fmt: skip
+            rec_go.click(reconstruct_face, rec_inputs, [rec_crop, rec_out, rec_note], api_name="reconstruct_face")
 
         with gr.Tab("Cars"):
             weights_notice("Cars", problems)

@@ -4,8 +4,9 @@
     HF_HUB_OFFLINE=1 python bench/bench.py --tiny     # tiny random weights (plumbing only, before models exist)
 
 - model: the model call alone (`sample` / `transfer` / `write`), in-process, median of --repeats;
-- handler: the app's handler (validation, model, PIL conversion), in-process; for /transfer that is the whole
-  path from a 1024x768 JPEG on disk: decode, face detection, crop, transfer, upscale;
+- handler: the app's handler (validation, model, PIL conversion, PNG/GIF files), in-process; for /transfer and
+  /reconstruct_face that is the whole path from a 1024x768 JPEG on disk: decode, face detection, crop, the model,
+  upscale; /morph_faces makes its strip and its 24-frame GIF;
 - client: the same request through gradio_client against `python app.py` in a subprocess;
 - cold start: subprocess start to the first answer of that endpoint; peak RSS: the server's VmHWM at the end.
 """
@@ -55,7 +56,12 @@ def endpoints(photo: str):
         ("/transfer", "transfer", (photo, "real", "anime", "Find the face", 1),
          lambda: load("transfer").transfer(torch.nn.functional.interpolate(face, load("transfer").config.resolution), "real", "anime")),
         ("/write", "handwriting", (text, 0, True, 1), lambda: write(load("handwriting"), text, seed=0)),
-        ("/sample_faces", "faces", (16, 0, 1.0), lambda: load("faces").sample(16, seed=0)),
+        ("/sample_faces", "faces", (16, 0, 1.0, "fitted (default)"), lambda: load("faces").sample(16, seed=0, density="mixture")),
+        ("/morph_faces", "faces", (0, 1, None, None, 16, 1.0, "fitted (default)", "Find the face"),
+         lambda: load("faces").morph(*load("faces").latents(2, 0, density="mixture"), 16 + 24)),
+        ("/edit_face", "faces", ("male", 1.5, 7, 0, None, 1.0, "fitted (default)", "Find the face"),
+         lambda: load("faces").decode(load("faces").edit(load("faces").latents(1, 0)[0], "male", [0.0] * 7))),
+        ("/reconstruct_face", "faces", (photo, "Find the face", 1), lambda: load("faces").reconstruct(face)),
         ("/sample_cars", "cars", ("front-left", 8, 0), lambda: load("cars").sample(8, seed=0, labels=["front-left"] * 8)),
     ]  # fmt: skip
 
@@ -127,8 +133,7 @@ def main():
         if not available(name):
             rows.append(f"| {api_name} ({name}) | no weights | | | | |")
             continue
-        handler = {"/sample_cats": app.sample_cats, "/interpolate_cats": app.interpolate_cats, "/transfer": app.transfer, "/write": app.write_text,
-                   "/sample_faces": app.sample_faces, "/sample_cars": app.sample_cars}[api_name]  # fmt: skip
+        handler = {f"/{fn.api_name}": fn.fn for fn in app.demo.fns.values() if fn.api_name}[api_name]
         handler_args = args  # the handler reads the photo from its path, as in the app
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

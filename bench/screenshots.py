@@ -29,7 +29,8 @@ def run_actions(page, tab: str, photo: str) -> None:
         page.locator("#transfer-note").get_by_text("This picture looks").wait_for(timeout=WAIT_MS)
     for button, output in {"Cats": [("cats-go", "cats-out"), ("walk-go", "walk-gif")],
                            "Anime <-> Real": [("transfer-go", "transfer-out")], "Handwriting": [("write-go", "write-variants")],
-                           "Faces": [("faces-go", "faces-out")], "Cars": [("cars-go", "cars-out")]}.get(tab, []):  # fmt: skip
+                           "Faces": [("faces-go", "faces-out"), ("morph-go", "morph-gif"), ("edit-go", "edit-strip")],
+                           "Cars": [("cars-go", "cars-out")]}.get(tab, []):  # fmt: skip
         if page.locator(f"#{button}").is_enabled():  # a tab without weights has its buttons off
             page.locator(f"#{button}").click()
             page.locator(f"#{output} img").first.wait_for(timeout=WAIT_MS)

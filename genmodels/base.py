@@ -48,6 +48,12 @@ def slerp(a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
+def psnr(images: torch.Tensor, references: torch.Tensor) -> list[float]:
+    """Peak signal-to-noise ratio in dB of each image against its reference, both in [-1, 1] (peak-to-peak 2)."""
+    mse = (images.float() - references.float()).pow(2).flatten(1).mean(1).clamp(min=1e-10)
+    return (10 * torch.log10(4 / mse)).tolist()
+
+
 def image_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
     """Tile (N, C, H, W) images into one (C, H', W') image, `nrow` per row (default: square-ish)."""
     n, c, h, w = images.shape

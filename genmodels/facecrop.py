@@ -1,4 +1,5 @@
 """Uploaded images in, 64x64-ready face crops out: safe decoding and face detection with OpenCV's bundled Haar cascade.
+`find_face` is the one path from an uploaded photo to the square a model sees, for every tab that takes photos.
 
 The crop around a detected face copies the framing of the `celeb-faces` training images (hair included): the
 constants below are medians measured by `python -m train.face_framing` on those images, upscaled 4x.
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .serving import choice, number
+
 MAX_PIXELS = 40_000_000  # larger uploads are refused before they are decoded (decompression-bomb guard)
 MIN_SIDE = 16  # smaller images hold no usable face
 FRAMING_SIDE = 1.49  # crop side / detected face width            (python -m train.face_framing)
@@ -22,6 +25,10 @@ FRAMING_DY = -0.11  # crop centre minus face centre, y, per face width (negative
 DETECT_SIDE = 640  # faces are looked for in a copy whose longer side is at most this
 TOO_LARGE = f"This image is too large: at most {MAX_PIXELS // 1_000_000} megapixels."
 NOT_AN_IMAGE = "This file is not an image we can read (use JPEG, PNG or WebP)."
+CROP_MODES = ["Find the face", "Use the whole image"]
+MAX_FACES = 20  # the highest face number a caller may ask for
+NO_FACE = ("No face found in this photo. Choose \"Use the whole image\" to use the picture as it is (best for a "
+           "photo already cut to a face), or try a photo where the face is upright and clearly visible.")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,25 @@ def framing(face: Box, width: int, height: int) -> Box:
     left = min(max(cx - side / 2, 0), width - side)
     top = min(max(cy - side / 2, 0), height - side)
     return Box(left, top, side, side)
+
+
+def find_face(picture: Image.Image, crop_mode: str = "Find the face", face=1, *, required: bool = True) -> tuple[Box, int | None, str]:
+    """The square of `picture` to use and a note on it: the training framing around the `face`-th largest face
+    found ("Find the face"), or the centre square ("Use the whole image"). Also returns how many faces were found
+    (None: not looked for). No face is a ValueError with NO_FACE, or the centre square when not `required`."""
+    crop_mode = choice(crop_mode, CROP_MODES, "the face mode")
+    face = number(face, 1, MAX_FACES, "the face number", whole=True)
+    if crop_mode == "Use the whole image":
+        return centre_square(*picture.size), None, "Used the centre square of the whole image."
+    faces = detect_faces(picture)
+    if not faces:
+        if required:
+            raise ValueError(NO_FACE)
+        return centre_square(*picture.size), 0, "No face found: used the centre square."
+    found = len(faces)
+    face = number(face, 1, found, f"the face number ({found} found)", whole=True)
+    note = f"Found {found} face{'s' * (found > 1)}; used face {face}" + (" (the largest)." if found > 1 and face == 1 else ".")
+    return framing(faces[face - 1], *picture.size), found, note
 
 
 def centre_square(width: int, height: int) -> Box:

@@ -70,8 +70,8 @@ REGISTRY: dict[str, ModelSpec] = {
         dict(resolution=28, in_channels=1, base_channels=4, feature_dim=8, labels=CHARACTERS),
     ),
     "faces": ModelSpec(
-        ConvVAE, "64x64 human-face VAE on CelebA",
-        dict(resolution=16, latent_dim=8, base_channels=4),
+        ConvVAE, "64x64 human-face VAE on CelebA, with a fitted latent density and a female <-> male direction",
+        dict(resolution=16, latent_dim=8, base_channels=4, mixture_components=2, attributes=["male"]),
     ),
     "cars": ModelSpec(
         Generator, "64x64 viewpoint-conditional car WGAN",

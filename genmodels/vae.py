@@ -32,16 +32,21 @@ class ConvVAE(GenerativeModel):
     """x -> (mu, logvar) -> z -> x'. `sample(n, seed=..., temperature=..., density=...)` decodes draws from the
     N(0, I) prior, or from a Gaussian mixture fitted to the training codes after training ("ex-post density
     estimation", Ghosh et al. 2020: the prior puts mass where the encoder put no code). The mixture is part of the
-    model: buffers saved with the weights, `mixture_components` in config.json (0: none)."""
+    model: buffers saved with the weights, `mixture_components` in config.json (0: none).
+
+    `attributes` name latent directions fitted to labelled codes (`edit` moves codes along them); they are buffers
+    too, one row per name."""
 
     @register_to_config
     def __init__(self, resolution: int = 64, in_channels: int = 3, latent_dim: int = 128, base_channels: int = 32,
-                 mixture_components: int = 0):  # fmt: skip
+                 mixture_components: int = 0, attributes: list[str] | None = None):  # fmt: skip
         super().__init__()
         k, persistent = mixture_components, mixture_components > 0  # models without a mixture keep their old files
         self.register_buffer("mixture_weights", torch.full((k,), 1.0 / max(k, 1)), persistent=persistent)
         self.register_buffer("mixture_means", torch.zeros(k, latent_dim), persistent=persistent)
         self.register_buffer("mixture_scale_tril", torch.eye(latent_dim).repeat(k, 1, 1), persistent=persistent)
+        names = list(attributes or [])
+        self.register_buffer("attribute_directions", torch.zeros(len(names), latent_dim), persistent=bool(names))
         size, steps = upsample_plan(resolution)
         widths = [base_channels * 2**i for i in range(steps)]  # e.g. 32, 64, 128, 256 for 64x64
         self.encoder = down_blocks(in_channels, widths)
@@ -69,6 +74,19 @@ class ConvVAE(GenerativeModel):
                                  (weights, means, scale_tril)):  # fmt: skip
             buffer.copy_(value)
 
+    def set_directions(self, directions: torch.Tensor) -> None:
+        """Install the fitted attribute directions, (len(attributes), latent_dim)."""
+        self.attribute_directions.copy_(directions)
+
+    def edit(self, z: torch.Tensor, attribute: str, amounts) -> torch.Tensor:
+        """One code `z` (D,) moved along `attribute`'s direction by each of `amounts` (N numbers): (N, D). An amount
+        of 1 is the distance between the mean codes of the attribute's two labels."""
+        names = list(self.config.attributes or [])
+        if attribute not in names:
+            raise ValueError(f"This model has no {attribute!r} direction; it has: {', '.join(names) or 'none'}.")
+        direction = self.attribute_directions[names.index(attribute)].float()
+        return z.float()[None] + torch.as_tensor(amounts, dtype=torch.float32, device=z.device)[:, None] * direction
+
     def latents(self, n: int, seed: int, temperature: float = 1.0, density: str = "prior") -> torch.Tensor:
         """`n` latent codes from `seed`: prior draws scaled by `temperature`, or mixture draws whose spread within
         their component is scaled by it."""
@@ -87,6 +105,22 @@ class ConvVAE(GenerativeModel):
     @torch.no_grad()
     def sample(self, n: int, *, seed: int = 0, temperature: float = 1.0, density: str = "prior") -> torch.Tensor:
         return self.decode(self.latents(n, seed, temperature, density))
+
+    @torch.no_grad()
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior means of images `x` in [-1, 1]: their codes, as used to reconstruct, morph and edit."""
+        return self.encode(x)[0].float()
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Images `x` through the encoder's means and the decoder (no sampling), clamped to [-1, 1]."""
+        return self.decode(self.codes(x)).clamp(-1, 1)
+
+    @torch.no_grad()
+    def morph(self, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
+        """Images along the straight line between two codes (D,): encoded and fitted codes are not on a sphere."""
+        t = torch.linspace(0, 1, steps, device=a.device)[:, None]
+        return self.decode(torch.lerp(a.float()[None], b.float()[None], t))
 
     @torch.no_grad()
     def interpolate(self, seed_a: int, seed_b: int, steps: int, *, temperature: float = 1.0) -> torch.Tensor:

@@ -12,7 +12,8 @@ from genmodels import REGISTRY, load
 
 from .conftest import gif_duration_ms, launched_app, png_header, schematic_face, two_face_photo, write_tiny_weights
 
-API_NAMES = ["/sample_cats", "/interpolate_cats", "/transfer", "/write", "/sample_faces", "/sample_cars"]
+API_NAMES = ["/sample_cats", "/interpolate_cats", "/transfer", "/write", "/sample_faces", "/morph_faces", "/edit_face",
+             "/reconstruct_face", "/sample_cars"]
 
 
 @pytest.fixture(scope="module")

@@ -92,6 +92,19 @@ def test_faces_and_cars_tabs_draw(page, tab, prefix):
     assert images_in(page, f"{prefix}-out").count() >= 8 and not_blank(page.locator(f"#{prefix}-out"))
 
 
+def test_faces_morph_edit_and_reconstruct_draw(page, tmp_path):
+    page.get_by_role("tab", name="Faces").click()
+    page.locator("#morph-go").click()
+    assert not_blank(images_in(page, "morph-strip").first) and not_blank(images_in(page, "morph-gif").first)
+    page.locator("#edit-go").click()
+    assert not_blank(images_in(page, "edit-strip").first)
+    two_face_photo().save(tmp_path / "photo.jpg")
+    page.locator("#reconstruct-in input[type=file]").set_input_files(str(tmp_path / "photo.jpg"))
+    page.locator("#reconstruct-go").click()
+    page.locator("#reconstruct-note").get_by_text("Found 2 faces").wait_for(timeout=WAIT_MS)
+    assert not_blank(images_in(page, "reconstruct-out").first)
+
+
 def test_about_tab_lists_every_model(page):
     page.get_by_role("tab", name="About").click()
     page.get_by_text("Metrics come from each model card").wait_for(timeout=WAIT_MS)

@@ -90,7 +90,7 @@ def test_transfer_scores_on_our_held_out_images(tiny_models, domain_data, monkey
         assert np.isfinite(metrics[f"KIDx100, {a} -> {b} vs {b}"]) and np.isfinite(metrics[f"KIDx100, untouched {a} vs {b}"])
         assert 0 < metrics[f"PSNR dB, round trip {a} -> {b} -> {a}"] < 100
     assert 0 <= metrics["classifier accuracy, real anime images"] <= 1
-    assert evaluate.psnr(torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.2)) == pytest.approx(20.0)  # 10 log10(4 / 0.04)
+    assert evaluate.mean_psnr(torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.2)) == pytest.approx(20.0)  # 10 log10(4 / 0.04)
 
 
 def test_a_training_checkpoint_is_measured_on_our_train_part_and_never_recorded(tiny_models, domain_data, monkeypatch,
@@ -127,3 +127,22 @@ def test_transfer_grid_and_the_app_examples(tiny_models, domain_data, monkeypatc
     examples = sorted(p.name for p in (tmp_path / "examples").iterdir())
     assert examples == ["anime-1.png", "anime-2.png", "real-1.png", "real-2.png"]
     assert Image.open(tmp_path / "examples" / "real-1.png").size == (256, 256)
+
+
+def test_a_vae_is_scored_on_the_reconstruction_of_our_held_out_part(tiny_models, domain_data):
+    args = ["--model", "faces", "--dataset", str(domain_data / "celeb-faces"), "--num-samples", "8", "--skip-inception",
+            "--density", "mixture", "--no-record"]  # fmt: skip
+    metrics = evaluate.evaluate(evaluate.parse(evaluate.Config, args))
+    assert set(metrics) == {"PSNR dB, reconstruction of our held-out part"}  # not a score of the samples: no density
+    assert 0 < metrics["PSNR dB, reconstruction of our held-out part"] < 100
+
+
+def test_faces_docs_grid_morph_and_attribute_strip(tiny_models, tmp_path):
+    out = tmp_path / "faces.png"
+    sample_grid.main(["--model", "faces", "--rows", "2", "--cols", "3", "--scale", "1", "--density", "mixture",
+                      "--walk", "2", "--walk-legs", "2", "--walk-frames", "3", "--walk-out", str(tmp_path / "morph.gif"),
+                      "--attribute", "male", "--attribute-steps", "5", "--out", str(out)])  # fmt: skip
+    assert Image.open(out).size == (3 * 18 + 2, 2 * 18 + 2)
+    morph = Image.open(tmp_path / "morph.gif")
+    assert morph.size == (2 * 18 + 2, 2 * 18 + 2) and morph.n_frames >= 2
+    assert Image.open(tmp_path / "faces-attributes.png").size == (5 * 18 + 2, 2 * 18 + 2)  # a row per grid row

@@ -9,7 +9,8 @@ from PIL import Image
 
 from .conftest import launched_app, write_tiny_weights
 
-TOOLS = {"sample_cats", "interpolate_cats", "transfer", "write_text", "sample_faces", "sample_cars"}
+TOOLS = {"sample_cats", "interpolate_cats", "transfer", "write_text", "sample_faces", "morph_faces", "edit_face",
+         "reconstruct_face", "sample_cars"}
 
 
 @pytest.fixture(scope="module")

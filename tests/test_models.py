@@ -111,22 +111,41 @@ def test_transfer_vae_decodes_by_label_and_transfers_by_label_name():
     assert torch.equal(model.transfer(real, "real", "anime"), model.transfer(real, 0, 1))
 
 
-def test_a_fitted_mixture_is_saved_with_the_vae_and_samples_where_the_codes_are(tmp_path):
+def test_the_fitted_density_and_directions_are_saved_with_the_vae_and_used(tmp_path):
     import numpy as np
 
-    from train.fit_density import with_mixture
+    from train.fit_density import fitted
 
-    vae = build_tiny("faces")
+    vae = build_tiny("cats-vae")  # a VAE with neither
     codes = np.concatenate([np.random.default_rng(0).normal(c, 0.05, (200, 8)) for c in (-3.0, 3.0)])  # two clusters
-    fitted = with_mixture(vae, codes, components=2, seed=0)
-    assert fitted.config.mixture_components == 2 and torch.equal(fitted.decoder[0].weight, vae.decoder[0].weight)
-    fitted.save_pretrained(tmp_path)  # buffers in the safetensors file, the count in config.json
+    rows = np.arange(8, dtype=np.float64)[None] / 8
+    model = fitted(vae, codes, components=2, seed=0, attributes=["male"], rows=rows)
+    assert model.config.mixture_components == 2 and torch.equal(model.decoder[0].weight, vae.decoder[0].weight)
+    model.save_pretrained(tmp_path)  # buffers in the safetensors file, their sizes in config.json: no pickle
+    assert not list(tmp_path.glob("*.bin")) and not list(tmp_path.glob("*.pt"))
     loaded = REGISTRY["faces"].cls.from_pretrained(tmp_path).eval()
-    torch.testing.assert_close(loaded.mixture_means, fitted.mixture_means)
+    torch.testing.assert_close(loaded.mixture_means, model.mixture_means)
+    torch.testing.assert_close(loaded.attribute_directions, torch.from_numpy(rows).float())
     z = loaded.latents(400, seed=1, density="mixture")
     assert (z.mean(1).abs() - 3).abs().max() < 0.5  # every draw sits in one of the two clusters, none in between
-    torch.testing.assert_close(loaded.sample(3, seed=2, density="mixture"), fitted.sample(3, seed=2, density="mixture"))
+    torch.testing.assert_close(loaded.sample(3, seed=2, density="mixture"), model.sample(3, seed=2, density="mixture"))
+    edited = loaded.edit(z[0], "male", [-2.0, 0.0, 1.0])
+    torch.testing.assert_close(edited - z[0], torch.tensor([-2.0, 0.0, 1.0])[:, None] * loaded.attribute_directions)
+    with pytest.raises(ValueError, match="no 'age' direction; it has: male"):
+        loaded.edit(z[0], "age", [1.0])
     with pytest.raises(ValueError, match="no fitted density"):
         vae.sample(1, seed=0, density="mixture")
     with pytest.raises(ValueError, match="unknown density"):
         loaded.sample(1, seed=0, density="posterior")
+
+
+def test_vae_encodes_decodes_reconstructs_and_morphs_at_its_shapes():
+    vae = build_tiny("faces")
+    images = vae.sample(3, seed=0)
+    codes = vae.codes(images)
+    assert codes.shape == (3, 8) and vae.decode(codes).shape == (3, 3, 16, 16)
+    recon = vae.reconstruct(images)
+    assert recon.shape == images.shape and recon.abs().max() <= 1
+    strip = vae.morph(codes[0], codes[1], 5)
+    assert strip.shape == (5, 3, 16, 16)
+    torch.testing.assert_close(strip[[0, -1]], vae.decode(codes[:2]))  # it starts and ends at the two faces

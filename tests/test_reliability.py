@@ -26,12 +26,15 @@ CATS = [2, 0, 1.0, "GAN (default)"]
 WALK = [0, 1, 3, 1.0, "GAN (default)"]
 TRANSFER = ["<photo>", "real", "anime", "Find the face", 1]
 WRITE = ["Hi", 0, True, 1, "#000000", "#ffffff", False, 1, 0.5]
-FACES = [2, 0, 1.0]
+FACES = [2, 0, 1.0, "fitted (default)"]
+MORPH = [0, 1, None, None, 3, 1.0, "fitted (default)", "Find the face"]
+EDIT = ["male", 1.0, 3, 0, None, 1.0, "fitted (default)", "Find the face"]
+RECONSTRUCT = ["<photo>", "Find the face", 1]
 CARS = ["rear", 2, 0]
 SEED_RANGE = "from 0 to 2147483647"
 NOT_AN_UPLOAD = ("A file argument was not an upload: send the image itself (in gradio_client: handle_file(path) or a "
                  "URL).")  # fmt: skip
-NO_FACE = ('No face found in this photo. Choose "Use the whole image" to transfer the picture as it is (best for a '
+NO_FACE = ('No face found in this photo. Choose "Use the whole image" to use the picture as it is (best for a '
            "photo already cut to a face), or try a photo where the face is upright and clearly visible.")  # fmt: skip
 
 
@@ -87,6 +90,21 @@ CASES = [
     ("write", changed(WRITE, 7, 0), "The size must be a whole number from 1 to 6 (got 0)."),
     ("sample_faces", changed(FACES, 2, "hot"), "The temperature must be a number from 0.1 to 1.5 (got 'hot')."),
     ("sample_faces", changed(FACES, 0, 100), "The number of images must be a whole number from 1 to 64 (got 100)."),
+    ("sample_faces", changed(FACES, 3, "posterior"), "The density must be one of: fitted (default), prior N(0, I) (got "
+     "'posterior')."),
+    ("morph_faces", changed(MORPH, 4, 17), "The number of steps must be a whole number from 2 to 16 (got 17)."),
+    ("morph_faces", changed(MORPH, 0, -3), f"The seed must be a whole number {SEED_RANGE} (got -3)."),
+    ("morph_faces", changed(MORPH, 3, "<wide.png>"), NO_FACE),
+    ("morph_faces", changed(MORPH, 2, "<garbage.png>"), "This file is not an image we can read (use JPEG, PNG or WebP)."),
+    ("morph_faces", changed(MORPH, 7, "crop"), "The face mode must be one of: Find the face, Use the whole image (got 'crop')."),
+    ("edit_face", changed(EDIT, 0, "age"), "The attribute must be one of: male (got 'age')."),
+    ("edit_face", changed(EDIT, 1, 5), "The amount must be a number from 0.25 to 3 (got 5)."),
+    ("edit_face", changed(EDIT, 2, 2), "The number of steps must be a whole number from 3 to 15 (got 2)."),
+    ("edit_face", changed(EDIT, 4, "<tiny.png>"), "This image is too small (1x1): a face needs at least 16x16 pixels."),
+    ("reconstruct_face", changed(RECONSTRUCT, 0, None), "Upload a photo first."),
+    ("reconstruct_face", changed(RECONSTRUCT, 0, "<wide.png>"), NO_FACE),
+    ("reconstruct_face", changed(RECONSTRUCT, 0, "<bomb.png>"), "This image is too large: at most 40 megapixels."),
+    ("reconstruct_face", changed(RECONSTRUCT, 2, 3), "The face number (2 found) must be a whole number from 1 to 2 (got 3)."),
     ("sample_cars", changed(CARS, 0, "sideways"), "The viewpoint must be one of: front, front-left, front-right, "
      "side-left, side-right, rear-left, rear-right, rear (got 'sideways')."),
     ("sample_cars", changed(CARS, 0, None), "The viewpoint must be one of: front, front-left, front-right, "
@@ -114,6 +132,9 @@ RAW_CASES = [
     ("transfer", json.dumps([{"path": str(ROOT / "app.py"), "meta": {"_type": "gradio.FileData"}}, "real", "anime",
                              "Find the face", 1]), NOT_AN_UPLOAD),
     ("sample_cars", '["rear", Infinity, 0]', "The number of images must be a whole number from 1 to 64 (got inf)."),
+    ("reconstruct_face", '["/etc/passwd", "Find the face", 1]', NOT_AN_UPLOAD),
+    ("edit_face", '["male", NaN, 3, 0, null, 1.0, "fitted (default)", "Find the face"]',
+     "The amount must be a number from 0.25 to 3 (got nan)."),
 ]  # fmt: skip
 
 

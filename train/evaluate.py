@@ -32,12 +32,12 @@ from datasets import Image
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from genmodels.base import image_to_tensor
+from genmodels.base import image_to_tensor, psnr
 from genmodels.registry import SPACE, load, resolve
 
 from .card import record_metrics
 from .config import parse
-from .data import dataset_source, decode_image, in_holdout, open_stream
+from .data import dataset_source, decode_image, held_out, in_holdout, open_stream
 from .loop import checkpoint_part
 
 
@@ -241,13 +241,16 @@ def evaluate(config: Config) -> dict[str, float]:
         metrics = {(k if "real" in k else f"{k} @ truncation {config.truncation:g}"): v for k, v in metrics.items()}
     if config.density != "prior":
         metrics = {(k if "floor" in k else f"{k} @ {config.density} density"): v for k, v in metrics.items()}
+    if hasattr(model, "reconstruct"):  # a VAE: how much of an unseen image its code keeps
+        images = held_out([config.dataset], config.num_real or 10**9, size)
+        metrics["PSNR dB, reconstruction of our held-out part"] = mean_psnr(
+            batched(lambda x: model.reconstruct(x.to(model.device)).float().cpu(), images, config.batch_size), images)
     return metrics
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Mean per-image PSNR in dB of images in [-1, 1] (peak-to-peak 2)."""
-    mse = (a.float() - b.float()).pow(2).flatten(1).mean(1)
-    return float((10 * torch.log10(4 / mse.clamp(min=1e-10))).mean())
+def mean_psnr(images: torch.Tensor, references: torch.Tensor) -> float:
+    """Mean per-image PSNR in dB."""
+    return float(np.mean(psnr(images, references)))
 
 
 def batched(fn, images: torch.Tensor, batch_size: int) -> torch.Tensor:
@@ -257,7 +260,7 @@ def batched(fn, images: torch.Tensor, batch_size: int) -> torch.Tensor:
 def evaluate_transfer(config: Config) -> dict[str, float]:
     """Transfer scores on our held-out images, which neither the transfer VAE nor the classifier trained on (or,
     to watch a run, on images of our train part)."""
-    from .transfer import DOMAIN_DATA, held_out
+    from .transfer import DOMAIN_DATA
 
     model, classifier = model_to_measure(config), load(config.classifier or "transfer-classifier")
     size, n, bs = model.config.resolution, config.num_real or 10**9, config.batch_size
@@ -284,9 +287,9 @@ def evaluate_transfer(config: Config) -> dict[str, float]:
             metrics[f"KIDx100, {source} -> {target} vs {target}"] = 100 * kernel_inception_distance(fake, feats[target])
             metrics[f"KIDx100, untouched {source} vs {target}"] = 100 * kernel_inception_distance(feats[source], feats[target])
         back = batched(lambda x: model.transfer(x, target, source).float().cpu(), moved, bs)
-        metrics[f"PSNR dB, round trip {source} -> {target} -> {source}"] = psnr(back, inputs[source])
+        metrics[f"PSNR dB, round trip {source} -> {target} -> {source}"] = mean_psnr(back, inputs[source])
         same = batched(lambda x: model.transfer(x, source, source).float().cpu(), inputs[source], bs)
-        metrics[f"PSNR dB, reconstruction {source} -> {source}"] = psnr(same, inputs[source])
+        metrics[f"PSNR dB, reconstruction {source} -> {source}"] = mean_psnr(same, inputs[source])
     print(f"{config.part} images: " + ", ".join(f"{label} {len(images)}" for label, images in inputs.items()))
     return metrics
 

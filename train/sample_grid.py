@@ -4,6 +4,8 @@
     python -m train.sample_grid --model cats-vae --rows 8 --cols 8 --walk 4
     python -m train.sample_grid --model handwriting --per-class 4 --cols 31 --text "Hello World" "jumps over 13 dogs"
     python -m train.sample_grid --model transfer --cols 12 --examples 4   # held-out rows; app examples
+    python -m train.sample_grid --model faces --density mixture --walk 4 --walk-out docs/faces-morph.gif \
+        --attribute male                                                  # and docs/faces-attributes.png
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from genmodels.registry import ROOT, load
 from genmodels.writing import colorize, write
 
 from .config import parse
+from .data import held_out
 
 
 @dataclass
@@ -40,19 +43,44 @@ class Config:
     walk: int = 0  # unconditional models: also write docs/<model>-walk.gif, a walk x walk grid of latent walks
     walk_legs: int = 3  # each cell of the walk visits this many seeds and comes back to the first
     walk_frames: int = 12  # frames per leg
+    walk_out: str = ""  # the walk's GIF (default docs/<model>-walk.gif)
+    density: str = ""  # VAEs: draw codes from "prior" or the fitted "mixture" (default: the model's default); walks
+    # then go along straight lines between such codes
+    attribute: str = ""  # VAEs: also write docs/<model>-attributes.png, a row per sample moved along this direction
+    attribute_amount: float = 2.0  # how far each way, in units of the distance between the two labels' mean codes
+    attribute_steps: int = 7  # faces per row
 
 
 def latent_walk(model, config: Config) -> list:
-    """Frames of a `walk` x `walk` grid; each cell travels (slerp) through `walk_legs` seeds and back to its first."""
+    """Frames of a `walk` x `walk` grid; each cell travels through `walk_legs` seeds and back to its first: along
+    great circles between prior draws (slerp), or straight lines between draws from `--density`."""
     cells = config.walk**2
+    codes = model.latents(cells * config.walk_legs, config.seed, density=config.density) if config.density else None
+
+    def path_between(a: int, b: int, steps: int) -> torch.Tensor:
+        if codes is None:
+            return model.interpolate(config.seed + a, config.seed + b, steps)
+        return model.morph(codes[a], codes[b], steps)
     legs = []
     for leg in range(config.walk_legs):
-        seeds = [(config.seed + cell * config.walk_legs + leg, config.seed + cell * config.walk_legs + (leg + 1) % config.walk_legs)
-                 for cell in range(cells)]  # fmt: skip
-        path = torch.stack([model.interpolate(a, b, config.walk_frames + 1).cpu()[:-1] for a, b in seeds])  # cell, frame
+        ends = [(cell * config.walk_legs + leg, cell * config.walk_legs + (leg + 1) % config.walk_legs) for cell in range(cells)]
+        path = torch.stack([path_between(a, b, config.walk_frames + 1).cpu()[:-1] for a, b in ends])  # cell, frame
         legs.append(path)
     frames = torch.cat(legs, dim=1)  # (cells, frames, C, H, W)
     return [to_pil(image_grid(frames[:, t], nrow=config.walk)) for t in range(frames.shape[1])]
+
+
+@torch.no_grad()
+def attribute_rows(model, config: Config) -> torch.Tensor:
+    """A row per sample (`rows` of them), moved along `attribute` from -amount to +amount in `attribute_steps`."""
+    codes = model.latents(config.rows, config.seed, **density(config))
+    amounts = torch.linspace(-config.attribute_amount, config.attribute_amount, config.attribute_steps)
+    return image_grid(torch.cat([model.decode(model.edit(z, config.attribute, amounts)).cpu() for z in codes]),
+                      nrow=config.attribute_steps)  # fmt: skip
+
+
+def density(config: Config) -> dict:
+    return {"density": config.density} if config.density else {}
 
 
 def class_grid(model, per_class: int, cols: int, seed: int) -> torch.Tensor:
@@ -71,7 +99,7 @@ def write_examples(model, config: Config) -> None:
     """New faces of every label, the app's example inputs: latents drawn from a Gaussian fitted to the codes of 500
     training images of that label (its aggregate posterior: with a light KL term the prior is far from it, and
     prior draws come out grey), decoded and upscaled. No dataset image is shipped, only the model's drawings."""
-    from .transfer import DOMAIN_DATA, held_out
+    from .transfer import DOMAIN_DATA
 
     folder = Path(config.examples_dir or ROOT / "docs" / "examples")
     folder.mkdir(parents=True, exist_ok=True)
@@ -91,7 +119,7 @@ def main(argv=None):
     config = parse(Config, argv)
     model = load(config.model)
     if config.model == "transfer":  # rows: held-out real photos, their anime; held-out anime, their real
-        from .transfer import DOMAIN_DATA, held_out, transfer_rows
+        from .transfer import DOMAIN_DATA, transfer_rows
 
         real, anime = (held_out(DOMAIN_DATA[label], config.cols, model.config.resolution) for label in ("real", "anime"))
         grid = to_pil(image_grid(transfer_rows(model, real, anime), nrow=config.cols))
@@ -100,8 +128,9 @@ def main(argv=None):
     elif config.per_class:
         grid = to_pil(class_grid(model, config.per_class, config.cols, config.seed))
     else:
-        grid = to_pil(image_grid(model.sample(config.rows * config.cols, seed=config.seed).cpu(), nrow=config.cols))
-    grid = grid.resize((grid.width * config.scale, grid.height * config.scale), Image.Resampling.NEAREST)
+        grid = to_pil(image_grid(model.sample(config.rows * config.cols, seed=config.seed, **density(config)).cpu(),
+                                 nrow=config.cols))  # fmt: skip
+    grid = upscaled(grid, config.scale)
     lines = [colorize(write(model, line, seed=config.seed + i, scale=config.scale)) for i, line in enumerate(config.text)]
     page = Image.new("RGB", (max([grid.width] + [ln.width for ln in lines]), grid.height + sum(ln.height for ln in lines)), "white")
     page.paste(grid.convert("RGB"), (0, 0))
@@ -113,9 +142,18 @@ def main(argv=None):
     page.save(out)
     print(f"wrote {out}")
     if config.walk:
-        gif = Path(out).with_name(f"{Path(out).stem}-walk.gif")
+        gif = config.walk_out or Path(out).with_name(f"{Path(out).stem}-walk.gif")
         save_gif(latent_walk(model, config), gif, duration_ms=80, bounce=False)  # at 1x: a GIF of 64 px cells is heavy
         print(f"wrote {gif}")
+    if config.attribute:
+        strip = Path(out).with_name(f"{Path(out).stem}-attributes.png")
+        upscaled(to_pil(attribute_rows(model, config)), config.scale).save(strip)
+        print(f"wrote {strip}")
+
+
+def upscaled(image: Image.Image, scale: int) -> Image.Image:
+    """Nearest-neighbour enlargement: small images stay crisp in the README."""
+    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
 
 
 if __name__ == "__main__":

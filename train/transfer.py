@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 
 import torch
 
-from genmodels.base import image_to_tensor
 from genmodels.gan import Discriminator
 from genmodels.registry import DOMAINS
 from genmodels.trvae import TransferVAE, condition_mmd
 
 from .config import command_line, parse
-from .data import class_batches, decode_image, open_stream
+from .data import class_batches, held_out
 from .loop import TrainConfig, Trainer, processes
 from .losses import hinge_d
 
@@ -98,20 +97,6 @@ def domain_batches(config: Config, *, part: str = "train", rank: int = 0, world_
     labels = [DOMAINS.index("real")] * len(config.real) + [DOMAINS.index("anime")] * len(config.anime)
     return class_batches(datasets, config.resolution, 3, config.batch_size, labels, part=part, seed=config.seed,
                          rank=rank, world_size=world_size)  # fmt: skip
-
-
-def held_out(datasets: list[str], n: int, size: int = 64, part: str = "holdout") -> torch.Tensor:
-    """Up to `n` images of our held-out part (or another `part`), in stream order, taken in turn from `datasets`
-    while each lasts."""
-    streams, images = [iter(open_stream(d, part=part, buffer_size=1)) for d in datasets], []
-    while streams and len(images) < n:
-        for stream in list(streams):
-            example = next(stream, None)
-            if example is None:
-                streams.remove(stream)
-            elif len(images) < n:
-                images.append(image_to_tensor(decode_image(example["image"]), size))
-    return torch.stack(images)
 
 
 def transfer_rows(model: TransferVAE, real: torch.Tensor, anime: torch.Tensor) -> torch.Tensor:
