@@ -98,3 +98,15 @@ def record_metrics(folder: Path, name: str, metrics: dict[str, tuple[float, str,
     card.text = f"{head}{METRICS_START}\n{metrics_table(kept + new)}\n{METRICS_END}{rest.split(METRICS_END, 1)[1]}"
     card.save(path)
     return card
+
+
+def set_section(folder: Path, title: str, body: str) -> None:
+    """Write `## title` with `body` into the model card: in place of that section when there is one, else at the end."""
+    path = Path(folder) / "README.md"
+    text = path.read_text(encoding="utf-8").rstrip() + "\n"
+    heading = f"\n## {title}\n"
+    if heading in text:
+        before, after = text.split(heading, 1)
+        rest = after.split("\n## ", 1)
+        text = before + ("\n## " + rest[1] if len(rest) > 1 else "\n")
+    path.write_text(text.rstrip() + f"\n{heading}\n{body.strip()}\n", encoding="utf-8")

@@ -6,6 +6,7 @@ face-domain judge, random flips and blur keep it from reading "sharp" as "real" 
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.classifier --model handwriting-classifier
     GENMODELS_DATA_DIR=../shared/datasets python -m train.classifier --model transfer-classifier
+    python -m train.classifier --model car-views --datasets $HOME/data/car-views-hand   # made by train.car_views
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from genmodels.classifier import ImageClassifier
-from genmodels.registry import CHARACTERS, DOMAINS
+from genmodels.registry import CAR_VIEWS, CHARACTERS, DOMAINS
 
+from .car_views import MIRRORED_IDS
 from .config import command_line, parse
 from .data import class_batches
 from .loop import TrainConfig, Trainer, processes
@@ -35,6 +37,7 @@ class Task:
     part: str = "all"  # which part of the train splits (our "train" part leaves the held-out images for evaluation)
     blur: float = 0.0  # largest Gaussian blur sigma of the augmentation, in pixels
     flip: bool = False  # random horizontal flips
+    flip_labels: list[int] | None = None  # a flipped image's label id, by label id (None: flips keep the label)
 
 
 TASKS = {
@@ -42,6 +45,8 @@ TASKS = {
     "transfer-classifier": Task(DOMAINS, 64, 3, datasets=[d for ds in DOMAIN_DATA.values() for d in ds],
                                 dataset_labels=[DOMAINS.index(k) for k, ds in DOMAIN_DATA.items() for _ in ds],
                                 part="train", blur=1.5, flip=True),
+    # Hand labels (train.car_views); a flip turns the car's nose the other way, so -left and -right swap.
+    "car-views": Task(CAR_VIEWS, 64, 3, ["genmodels/car-views-hand"], part="train", flip=True, flip_labels=MIRRORED_IDS),
 }  # fmt: skip
 
 
@@ -115,7 +120,10 @@ def main(argv=None):
         images, labels = batch
         classifier = trainer.models["classifier"]
         if task.flip:
-            images = torch.where(torch.rand(len(images), 1, 1, 1, device=images.device) < 0.5, images.flip(3), images)
+            flip = torch.rand(len(images), device=images.device) < 0.5
+            images = torch.where(flip[:, None, None, None], images.flip(3), images)
+            if task.flip_labels is not None:
+                labels = torch.where(flip, torch.tensor(task.flip_labels, device=labels.device)[labels], labels)
         logits = classifier(blur(jitter(images, config.jitter), task.blur))
         loss = F.cross_entropy(logits, labels, label_smoothing=0.1)
         opt = trainer.optimizers["optimizer"]

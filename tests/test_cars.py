@@ -1,0 +1,71 @@
+"""The Cars pipeline's first step: the flip rule for viewpoints, the letterbox framing, the hand-labelled dataset and
+the viewpoint classifier's training on it."""
+
+import numpy as np
+import torch
+from datasets import load_dataset
+from PIL import Image
+
+from genmodels.classifier import ImageClassifier
+from genmodels.registry import CAR_VIEWS
+from train import car_views, classifier, evaluate
+from train.data import open_stream
+
+from .conftest import png_bytes
+
+
+def test_a_flip_swaps_left_and_right_and_keeps_front_and_rear():
+    assert car_views.MIRRORED["front-left"] == "front-right" and car_views.MIRRORED["side-right"] == "side-left"
+    assert car_views.MIRRORED["front"] == "front" and car_views.MIRRORED["rear"] == "rear"
+    assert all(car_views.MIRRORED[car_views.MIRRORED[view]] == view for view in CAR_VIEWS)
+    assert [CAR_VIEWS[i] for i in car_views.MIRRORED_IDS] == [car_views.MIRRORED[view] for view in CAR_VIEWS]
+
+
+def test_letterbox_keeps_a_wide_car_whole():
+    car = np.full((30, 96, 3), 128, dtype=np.uint8)
+    car[:, :4] = (255, 0, 0)  # the nose
+    car[:, -4:] = (0, 0, 255)  # the tail
+    square = np.asarray(car_views.letterbox(Image.fromarray(car), 64)).astype(int)
+    middle = square[32]
+    assert np.abs(middle[0] - (255, 0, 0)).max() < 40 and np.abs(middle[-1] - (0, 0, 255)).max() < 40  # both ends in
+    border_mean = np.concatenate([car[0], car[-1], car[:, 0], car[:, -1]]).mean(0)
+    assert np.abs(square[0, 32] - border_mean).max() <= 1  # padding above the car is the border's mean colour
+    assert square.shape == (64, 64, 3)
+
+
+def fake_stanford_cars(folder, n: int = 128):
+    from datasets import Dataset, Features, Image as ImageFeature, Value
+
+    rng = np.random.default_rng(0)
+    files = [f"{i:05d}.jpg" for i in range(n)]
+    images = [{"bytes": png_bytes(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)), "path": None} for _ in files]
+    features = Features({"image": ImageFeature(), "model": Value("int64"), "file": Value("string")})
+    (folder / "data").mkdir(parents=True)
+    Dataset.from_dict({"image": images, "model": [0] * n, "file": files}, features=features).to_parquet(
+        folder / "data" / "train-00000-of-00001.parquet")
+    labelled = files[: n - 8]  # the last 8 images have no hand label
+    (folder / "views.csv").write_text("file,view\n" + "".join(f"{f},{CAR_VIEWS[i % 8]}\n" for i, f in enumerate(labelled)))
+    return folder
+
+
+def test_hand_labels_become_a_square_dataset_train_the_view_classifier_and_measure_it(tmp_path, monkeypatch, capsys):
+    cars = fake_stanford_cars(tmp_path / "stanford-cars")
+    out = tmp_path / "car-views-hand"
+    car_views.main(["--dataset", str(cars), "--out", str(out), "--size", "32"])
+    rows = list(load_dataset(str(out), split="train", streaming=True))
+    assert len(rows) == 120 and {r["image"].size for r in rows} == {(32, 32)}
+    assert [r["label"] for r in rows] == [i % 8 for i in range(120)] and rows[3]["file"] == "00003.jpg"
+    assert "front 15, front-left 15" in (out / "README.md").read_text()
+    classifier.main(["--model", "car-views", "--datasets", str(out), "--max-steps", "2", "--batch-size", "8",
+                     "--base-channels", "4", "--feature-dim", "8", "--output-dir", str(tmp_path / "run"),
+                     "--weights-dir", str(tmp_path / "weights")])  # fmt: skip
+    model = ImageClassifier.from_pretrained(tmp_path / "weights").eval()
+    assert model.labels == CAR_VIEWS and model.predict(torch.zeros(2, 3, 64, 64)).shape == (2, 8)
+    monkeypatch.setenv("GENMODELS_CAR_VIEWS_PATH", str(tmp_path / "weights"))
+    evaluate.main(["--model", "car-views", "--dataset", str(out)])
+    card = (tmp_path / "weights" / "README.md").read_text()
+    held_out = sum(1 for _ in open_stream(str(out), part="holdout", buffer_size=1))
+    matrix = [line for line in card.split("## Confusion matrix")[1].splitlines() if line.startswith("| ") and "true" not in line]
+    assert held_out and len(matrix) == 8  # a row per hand label, counting every held-out image and its mirror image
+    assert sum(int(cell) for row in matrix for cell in row.strip("| ").split(" | ")[1:]) == 2 * held_out
+    assert "| accuracy (macro) |" in card and "| recall, rear |" in card
