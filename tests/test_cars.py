@@ -69,3 +69,21 @@ def test_hand_labels_become_a_square_dataset_train_the_view_classifier_and_measu
     assert held_out and len(matrix) == 8  # a row per hand label, counting every held-out image and its mirror image
     assert sum(int(cell) for row in matrix for cell in row.strip("| ").split(" | ")[1:]) == 2 * held_out
     assert "| accuracy (macro) |" in card and "| recall, rear |" in card
+
+
+def test_pseudo_labels_keep_only_sure_views_and_mirror_each_into_the_opposite_view(tmp_path, tiny_models):
+    from train import car_dataset
+
+    probs = torch.tensor([[0.69, 0.31] + [0.0] * 6, [0.0, 0.05, 0.0, 0.0, 0.0, 0.0, 0.95, 0.0], [0.125] * 8])
+    chosen, views = car_dataset.keep(probs, 0.7)
+    assert chosen.tolist() == [False, True, False] and views[1] == CAR_VIEWS.index("rear-right")  # unsure: "unknown"
+    cars = fake_stanford_cars(tmp_path / "stanford-cars")
+    car_dataset.main(["--datasets", str(cars), "--out", str(tmp_path / "pseudo"), "--threshold", "0"])  # keep all
+    rows = list(load_dataset(str(tmp_path / "pseudo"), split="train", streaming=True))
+    train_part = sum(1 for _ in open_stream(str(cars), part="train", buffer_size=1))
+    assert len(rows) == 2 * train_part  # our held-out part stays out; every photo and its mirror image
+    for photo, mirror in zip(rows[::2], rows[1::2]):
+        assert not photo["mirrored"] and mirror["mirrored"]
+        assert CAR_VIEWS[mirror["label"]] == car_views.MIRRORED[CAR_VIEWS[photo["label"]]]
+        assert np.array_equal(np.asarray(mirror["image"]), np.asarray(photo["image"])[:, ::-1])
+    assert "| view | kept photos | after mirroring |" in (tmp_path / "pseudo" / "README.md").read_text()
