@@ -87,3 +87,23 @@ def test_pseudo_labels_keep_only_sure_views_and_mirror_each_into_the_opposite_vi
         assert CAR_VIEWS[mirror["label"]] == car_views.MIRRORED[CAR_VIEWS[photo["label"]]]
         assert np.array_equal(np.asarray(mirror["image"]), np.asarray(photo["image"])[:, ::-1])
     assert "| view | kept photos | after mirroring |" in (tmp_path / "pseudo" / "README.md").read_text()
+
+
+def test_cars_gan_smoke_run_resumes_and_ships_a_view_conditional_generator(tmp_path):
+    from genmodels.gan import Generator
+    from train import cars
+
+    from .conftest import make_image_dataset
+
+    data = make_image_dataset(tmp_path / "pseudo", 64, size=16, labels=[i % 8 for i in range(64)], names=CAR_VIEWS)
+    common = ["--dataset", str(data), "--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"),
+              "--resolution", "16", "--batch-size", "8", "--latent-dim", "8", "--g-channels", "4", "--g-last-channels", "4",
+              "--d-channels", "4", "--log-every", "1", "--sample-every", "2", "--checkpoint-every", "2",
+              "--mixed-precision", "no"]  # fmt: skip
+    cars.main([*common, "--max-steps", "2"])
+    cars.main([*common, "--max-steps", "3", "--resume"])
+    model = Generator.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()
+    assert model.labels == CAR_VIEWS
+    rear, front = model.sample(2, seed=0, labels=["rear"] * 2), model.sample(2, seed=0, labels=["front"] * 2)
+    assert rear.shape == (2, 3, 16, 16) and not torch.equal(rear, front)  # the view reaches the image
+    assert "python -m train.cars" in (tmp_path / "weights" / "README.md").read_text()

@@ -70,26 +70,33 @@ class Config(TrainConfig):
     checkpoint_every: int = 250  # steps between checkpoints
 
 
-def build(config: Config) -> tuple[Generator, Discriminator]:
+def build(config: Config, labels: list[str] | None = None) -> tuple[Generator, Discriminator]:
+    """The generator and DCGAN discriminator; with `labels`, both conditioned on them (conditional BatchNorm and a
+    label embedding in G, the projection term in D)."""
+    classes = len(labels or [])
     generator = Generator(resolution=config.resolution, latent_dim=config.latent_dim, base_channels=config.g_channels,
-                          last_channels=config.g_last_channels)  # fmt: skip
+                          last_channels=config.g_last_channels, num_classes=classes, labels=labels)  # fmt: skip
     discriminator = Discriminator(resolution=config.resolution, base_channels=config.d_channels, use_spectral_norm=False,
-                                  batch_norm=True, minibatch_std=True, stem=False, positional_head=True)  # fmt: skip
+                                  batch_norm=True, minibatch_std=True, stem=False, positional_head=True,
+                                  num_classes=classes)  # fmt: skip
     return generator, discriminator
 
 
 def train_step(trainer: Trainer, batch) -> dict:
-    real, _ = batch
+    """One D step and one G step of RaLSGAN; a class-conditional generator gets the real batch's labels (its fakes
+    are judged under them, the discriminator's projection term reading the label)."""
+    real, labels = batch
     g, d = trainer.models["generator"], trainer.models["discriminator"]
     opt_g, opt_d = trainer.optimizers["opt_g"], trainer.optimizers["opt_d"]
     latent_dim, augment = trainer.unwrap("generator").config.latent_dim, trainer.config.augment
+    y = labels if trainer.unwrap("generator").config.num_classes else None
 
     ############################
     # (1) Update D: real images should score higher than the average fake, fakes lower than the average real
     ###########################
     with torch.no_grad():
-        fake = g(torch.randn(real.shape[0], latent_dim, device=real.device))
-    score_real, score_fake = d(diff_augment(real, augment)), d(diff_augment(fake, augment))
+        fake = g(torch.randn(real.shape[0], latent_dim, device=real.device), y)
+    score_real, score_fake = d(diff_augment(real, augment), y), d(diff_augment(fake, augment), y)
     loss_d = relativistic_ls(score_real.float(), score_fake.float())
     opt_d.zero_grad(set_to_none=True)
     trainer.accelerator.backward(loss_d)
@@ -98,11 +105,11 @@ def train_step(trainer: Trainer, batch) -> dict:
     ############################
     # (2) Update G: the same loss with the roles swapped (fakes more real than the average real)
     ###########################
-    fake = g(torch.randn(real.shape[0], latent_dim, device=real.device))
+    fake = g(torch.randn(real.shape[0], latent_dim, device=real.device), y)
     with torch.no_grad():
-        score_real = d(diff_augment(real, augment))  # D has moved: score the reals again (no gradient needed)
+        score_real = d(diff_augment(real, augment), y)  # D has moved: score the reals again (no gradient needed)
     with trainer.frozen("discriminator"):
-        score_fake = d(diff_augment(fake, augment))
+        score_fake = d(diff_augment(fake, augment), y)
     loss_g = relativistic_ls(score_fake.float(), score_real.float())
     opt_g.zero_grad(set_to_none=True)
     trainer.accelerator.backward(loss_g)
