@@ -25,7 +25,7 @@ from PIL import Image  # noqa: E402
 from genmodels import REGISTRY, WeightsError, WeightsNotFound, load, to_pil  # noqa: E402
 from genmodels.base import from_pil, image_grid, psnr  # noqa: E402
 from genmodels.facecrop import CROP_MODES, MAX_FACES, NO_FACE, NOT_AN_IMAGE, TOO_LARGE, centre_square, crop, find_face, read_image  # noqa: E402
-from genmodels.registry import CAR_VIEWS, DOMAINS, ROOT, SPACE, card_metrics, weights_problem  # noqa: E402
+from genmodels.registry import CAR_VIEWS, DOMAINS, ROOT, SPACE, WALK_AROUND, card_metrics, weights_problem  # noqa: E402
 from genmodels.serving import OutputFolder, choice, flag, number, text  # noqa: E402
 from genmodels.writing import MAX_CHARS, VARIETY, colorize, parse_text, write  # noqa: E402
 
@@ -380,20 +380,43 @@ def reconstruct_face(photo, crop_mode: str = "Find the face", face: int = 1) -> 
 
 @friendly_errors
 @spaces.GPU
-def sample_cars(view: str = "front-left", n: int = 8, seed: int = 0) -> list[str]:
+def sample_cars(view: str = "front-left", n: int = 8, seed: int = 0, truncation: float = 1.0) -> list[str]:
     """Generate 64x64 cars seen from a chosen viewpoint.
 
     Args:
-        view: front, front-left, front-right, side-left, side-right, rear-left, rear-right or rear.
+        view: front, front-left, front-right, side-left, side-right, rear-left, rear-right or rear (left/right: the
+            way the car's nose points in the picture).
         n: how many cars, 1 to 64.
         seed: a whole number from 0 to 2147483647; the same seed gives the same cars.
+        truncation: 0.1 to 1.5; below 1 trades variety for quality.
 
     Returns:
         The cars, one PNG each.
     """
     view = choice(view, CAR_VIEWS, "the viewpoint")
-    n, seed = check_count(n), check_seed(seed)
-    return OUTPUTS.pngs(to_pil(load("cars").sample(n, seed=seed, labels=[view] * n)), f"cars-{view}-{seed}")
+    n, seed, truncation = check_count(n), check_seed(seed), number(truncation, 0.1, 1.5, "the truncation")
+    images = load("cars").sample(n, seed=seed, labels=[view] * n, truncation=truncation)
+    return OUTPUTS.pngs(to_pil(images), f"cars-{view}-{seed}")
+
+
+@friendly_errors
+@spaces.GPU
+def walk_around_car(seed: int = 0, truncation: float = 1.0) -> tuple[str, str]:
+    """Walk around one car: the same latent code drawn in all eight viewpoints, in the order someone walking around
+    it sees them (front, front-left, side-left, rear-left, rear, rear-right, side-right, front-right).
+
+    Args:
+        seed: the car's seed, 0 to 2147483647.
+        truncation: 0.1 to 1.5; below 1 trades variety for quality.
+
+    Returns:
+        The eight views as a strip (PNG) and a looping GIF of the walk (shown 4x).
+    """
+    seed, truncation = check_seed(seed), number(truncation, 0.1, 1.5, "the truncation")
+    views = load("cars").relabel(WALK_AROUND, seed=seed, truncation=truncation).cpu()
+    strip = to_pil(image_grid(views, nrow=len(WALK_AROUND)))
+    return OUTPUTS.png(strip, f"car-walk-{seed}"), OUTPUTS.gif(to_pil(views), f"car-walk-{seed}", scale=4, bounce=False,
+                                                              duration_ms=400)  # fmt: skip
 
 
 # ---- UI ----------------------------------------------------------------------------------------------------------
@@ -676,14 +699,25 @@ def build() -> gr.Blocks:
             weights_notice("Cars", problems)
             with gr.Row():
                 with gr.Column(scale=1):
-                    car_view = gr.Dropdown(CAR_VIEWS, value="front-left", label="Viewpoint")
+                    car_view = gr.Dropdown(CAR_VIEWS, value="front-left", label="Viewpoint (left/right: where the nose points)")
                     car_n = gr.Slider(1, 64, value=8, step=1, label="Number of cars")
                     car_seed = seed_row()
+                    car_trunc = gr.Slider(0.1, 1.5, value=1.0, step=0.05, label="Truncation (lower: plainer, cleaner cars)")
                     car_go = action("Generate cars", "cars-go", ready("Cars", problems))
                 car_out = samples_gallery("Cars", "cars-out")
             gr.Examples([["front-left", 8, 42], ["rear", 16, 7], ["side-right", 8, 3]], [car_view, car_n, car_seed],
                         label="Examples")  # fmt: skip
-            car_go.click(sample_cars, [car_view, car_n, car_seed], car_out, api_name="sample_cars")
+            car_go.click(sample_cars, [car_view, car_n, car_seed, car_trunc], car_out, api_name="sample_cars")
+            with gr.Accordion("Walk around a car (one car in all eight views)", open=True):
+                with gr.Row():
+                    with gr.Column(scale=1):
+                        around_seed = seed_row("Car seed", 4)
+                        around_go = action("Walk around", "around-go", ready("Cars", problems))
+                    with gr.Column(scale=3):
+                        around_strip = pixel_image("Front, front-left, side-left, rear-left, rear, rear-right, "
+                                                   "side-right, front-right", "around-strip")  # fmt: skip
+                        around_gif = gr.Image(label="Animation", elem_id="around-gif", type="filepath", height=256)
+            around_go.click(walk_around_car, [around_seed, car_trunc], [around_strip, around_gif], api_name="walk_around_car")
 
         with gr.Tab("About"):
             gr.Markdown(about(problems))

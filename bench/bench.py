@@ -45,6 +45,7 @@ def endpoints(photo: str):
 
     from genmodels import load
     from genmodels.base import from_pil
+    from genmodels.registry import WALK_AROUND
     from genmodels.writing import write
 
     text = "TheQuickBrownFox0123456789abcXYZ"  # 32 characters, every one a glyph
@@ -62,7 +63,8 @@ def endpoints(photo: str):
         ("/edit_face", "faces", ("male", 1.5, 7, 0, None, 1.0, "fitted (default)", "Find the face"),
          lambda: load("faces").decode(load("faces").edit(load("faces").latents(1, 0)[0], "male", [0.0] * 7))),
         ("/reconstruct_face", "faces", (photo, "Find the face", 1), lambda: load("faces").reconstruct(face)),
-        ("/sample_cars", "cars", ("front-left", 8, 0), lambda: load("cars").sample(8, seed=0, labels=["front-left"] * 8)),
+        ("/sample_cars", "cars", ("front-left", 16, 0, 1.0), lambda: load("cars").sample(16, seed=0, labels=["front-left"] * 16)),
+        ("/walk_around_car", "cars", (0, 1.0), lambda: load("cars").relabel(WALK_AROUND, seed=0)),
     ]  # fmt: skip
 
 

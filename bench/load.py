@@ -38,7 +38,7 @@ def requests(photo: str) -> list[tuple[str, str, tuple, int]]:
         ("/transfer", "transfer", (photo, "auto", "anime", "Find the face", 1), 2),
         ("/write", "handwriting", ("Hello World 2026", "{}", True, 4, "#1b1f3b", "#ffffff", False, 2, 0.7), 5),
         ("/sample_faces", "faces", (16, "{}", 1.0), 16),
-        ("/sample_cars", "cars", ("front-left", 8, "{}"), 8),
+        ("/sample_cars", "cars", ("front-left", 8, "{}", 1.0), 8),
     ]  # fmt: skip
 
 

@@ -30,7 +30,7 @@ def run_actions(page, tab: str, photo: str) -> None:
     for button, output in {"Cats": [("cats-go", "cats-out"), ("walk-go", "walk-gif")],
                            "Anime <-> Real": [("transfer-go", "transfer-out")], "Handwriting": [("write-go", "write-variants")],
                            "Faces": [("faces-go", "faces-out"), ("morph-go", "morph-gif"), ("edit-go", "edit-strip")],
-                           "Cars": [("cars-go", "cars-out")]}.get(tab, []):  # fmt: skip
+                           "Cars": [("cars-go", "cars-out"), ("around-go", "around-gif")]}.get(tab, []):  # fmt: skip
         if page.locator(f"#{button}").is_enabled():  # a tab without weights has its buttons off
             page.locator(f"#{button}").click()
             page.locator(f"#{output} img").first.wait_for(timeout=WAIT_MS)

@@ -93,6 +93,12 @@ class Generator(GenerativeModel):
         return self(self.latents(n, seed, truncation), y)
 
     @torch.no_grad()
+    def relabel(self, labels, *, seed: int = 0, truncation: float = 1.0) -> torch.Tensor:
+        """One latent code from `seed`, drawn under each of `labels` in turn: the same sample, class by class."""
+        y = self.label_ids(labels)
+        return self(self.latents(1, seed, truncation).expand(len(y), -1), y)
+
+    @torch.no_grad()
     def standing_stats(self, batches: int = 32, batch_size: int = 256, seed: int = 0) -> None:
         """Recompute the BatchNorm statistics from this generator's own samples (classes cycled uniformly).
 

@@ -34,6 +34,8 @@ SPACE = yaml.safe_load((ROOT / "spaces.yaml").read_text(encoding="utf-8"))
 
 CHARACTERS = [*"0123456789", *"ABCDEFGHIJKLMNOPQRSTUVWXYZ", *"abcdefghijklmnopqrstuvwxyz"]  # EMNIST ByClass order
 CAR_VIEWS = ["front", "front-left", "front-right", "side-left", "side-right", "rear-left", "rear-right", "rear"]
+# The views in the order someone walking around the car sees them (left/right: where the nose points in the picture).
+WALK_AROUND = ["front", "front-left", "side-left", "rear-left", "rear", "rear-right", "side-right", "front-right"]
 DOMAINS = ["real", "anime"]
 
 

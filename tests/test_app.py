@@ -13,7 +13,7 @@ from genmodels import REGISTRY, load
 from .conftest import gif_duration_ms, launched_app, png_header, schematic_face, two_face_photo, write_tiny_weights
 
 API_NAMES = ["/sample_cats", "/interpolate_cats", "/transfer", "/write", "/sample_faces", "/morph_faces", "/edit_face",
-             "/reconstruct_face", "/sample_cars"]
+             "/reconstruct_face", "/sample_cars", "/walk_around_car"]
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +123,23 @@ def test_write_errors_are_clear(client):
 
 
 def test_sample_cars_and_a_bad_view(client):
-    assert len(client.predict("rear", 3, 1, api_name="/sample_cars")) == 3
+    assert len(client.predict("rear", 3, 1, 0.7, api_name="/sample_cars")) == 3
     with pytest.raises(AppError, match=r"The viewpoint must be one of: front, .* \(got 'sideways'\)"):
-        client.predict("sideways", 3, 1, api_name="/sample_cars")
+        client.predict("sideways", 3, 1, 1.0, api_name="/sample_cars")
+
+
+def test_walk_around_car_draws_one_car_in_every_view_in_walking_order(client):
+    from genmodels import load
+    from genmodels.base import to_pil
+
+    strip, gif = client.predict(5, 1.0, api_name="/walk_around_car")
+    assert Image.open(strip).size == (8 * 18 + 2, 18 + 2)  # eight 16 px views with 2 px gaps
+    animation = Image.open(gif)
+    assert animation.n_frames == 8 and gif_duration_ms(gif) == 8 * 400 and animation.size == (64, 64)  # loops, no bounce
+    again, _ = client.predict(5, 1.0, api_name="/walk_around_car")
+    assert Image.open(again).tobytes() == Image.open(strip).tobytes()
+    rear = to_pil(load("cars").sample(1, seed=5, labels=["rear"]))[0]  # the fifth view is the same seed's rear view
+    assert Image.open(strip).convert("RGB").crop((2 + 4 * 18, 2, 2 + 4 * 18 + 16, 18)).tobytes() == rear.tobytes()
 
 
 def test_bad_numbers_are_clear_errors(client):

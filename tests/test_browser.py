@@ -92,6 +92,12 @@ def test_faces_and_cars_tabs_draw(page, tab, prefix):
     assert images_in(page, f"{prefix}-out").count() >= 8 and not_blank(page.locator(f"#{prefix}-out"))
 
 
+def test_cars_walk_around_draws(page):
+    page.get_by_role("tab", name="Cars").click()
+    page.locator("#around-go").click()
+    assert not_blank(images_in(page, "around-strip").first) and not_blank(images_in(page, "around-gif").first)
+
+
 def test_faces_morph_edit_and_reconstruct_draw(page, tmp_path):
     page.get_by_role("tab", name="Faces").click()
     page.locator("#morph-go").click()

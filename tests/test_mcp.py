@@ -10,7 +10,7 @@ from PIL import Image
 from .conftest import launched_app, write_tiny_weights
 
 TOOLS = {"sample_cats", "interpolate_cats", "transfer", "write_text", "sample_faces", "morph_faces", "edit_face",
-         "reconstruct_face", "sample_cars"}
+         "reconstruct_face", "sample_cars", "walk_around_car"}
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ FACES = [2, 0, 1.0, "fitted (default)"]
 MORPH = [0, 1, None, None, 3, 1.0, "fitted (default)", "Find the face"]
 EDIT = ["male", 1.0, 3, 0, None, 1.0, "fitted (default)", "Find the face"]
 RECONSTRUCT = ["<photo>", "Find the face", 1]
-CARS = ["rear", 2, 0]
+CARS = ["rear", 2, 0, 1.0]
 SEED_RANGE = "from 0 to 2147483647"
 NOT_AN_UPLOAD = ("A file argument was not an upload: send the image itself (in gradio_client: handle_file(path) or a "
                  "URL).")  # fmt: skip
@@ -110,6 +110,9 @@ CASES = [
     ("sample_cars", changed(CARS, 0, None), "The viewpoint must be one of: front, front-left, front-right, "
      "side-left, side-right, rear-left, rear-right, rear (got nothing)."),
     ("sample_cars", changed(CARS, 1, 0.0), "The number of images must be a whole number from 1 to 64 (got 0.0)."),
+    ("sample_cars", changed(CARS, 3, 2), "The truncation must be a number from 0.1 to 1.5 (got 2)."),
+    ("walk_around_car", [-1, 1.0], f"The seed must be a whole number {SEED_RANGE} (got -1)."),
+    ("walk_around_car", [0, "x"], "The truncation must be a number from 0.1 to 1.5 (got 'x')."),
 ]  # fmt: skip
 
 # Raw JSON bodies: values gradio_client cannot send (NaN, infinity), wrong argument counts, paths that are not uploads.
@@ -131,7 +134,7 @@ RAW_CASES = [
      NOT_AN_UPLOAD),
     ("transfer", json.dumps([{"path": str(ROOT / "app.py"), "meta": {"_type": "gradio.FileData"}}, "real", "anime",
                              "Find the face", 1]), NOT_AN_UPLOAD),
-    ("sample_cars", '["rear", Infinity, 0]', "The number of images must be a whole number from 1 to 64 (got inf)."),
+    ("sample_cars", '["rear", Infinity, 0, 1.0]', "The number of images must be a whole number from 1 to 64 (got inf)."),
     ("reconstruct_face", '["/etc/passwd", "Find the face", 1]', NOT_AN_UPLOAD),
     ("edit_face", '["male", NaN, 3, 0, null, 1.0, "fitted (default)", "Find the face"]',
      "The amount must be a number from 0.25 to 3 (got nan)."),
