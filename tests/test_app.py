@@ -129,7 +129,6 @@ def test_sample_cars_and_a_bad_view(client):
 
 
 def test_walk_around_car_draws_one_car_in_every_view_in_walking_order(client):
-    from genmodels import load
     from genmodels.base import to_pil
 
     strip, gif = client.predict(5, 1.0, api_name="/walk_around_car")
