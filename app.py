@@ -263,10 +263,9 @@ def photo_face(photo, crop_mode, face, size: int) -> tuple:
     return from_pil([crop(picture, box, size)], size), crop(picture, box, SHOW), note
 
 
-def face_code(model, seed, photo, crop_mode, options: dict) -> tuple:
+def face_code(model, seed: int, photo, crop_mode, options: dict) -> tuple:
     """A face's code and where it came from: the uploaded photo's largest face, else the seed's draw."""
     if photo is None:
-        seed = check_seed(seed)
         return model.latents(1, seed, **options)[0], f"seed {seed}"
     face, _, note = photo_face(photo, crop_mode, 1, model.config.resolution)
     return model.codes(face.to(model.device))[0], f"your photo ({note.rstrip('.')})"
@@ -312,6 +311,7 @@ def morph_faces(seed_a: int = 0, seed_b: int = 1, photo_a=None, photo_b=None, st
     Returns:
         A strip of the morph (PNG), a looping GIF of it (24 frames there and back, shown 4x), and a note.
     """
+    seed_a, seed_b = check_seed(seed_a, "the first seed"), check_seed(seed_b, "the second seed")
     steps, options = number(steps, 2, 16, "the number of steps", whole=True), face_options(temperature, density)
     crop_mode = choice(crop_mode, CROP_MODES, "the face mode")  # checked even when no photo needs it
     model = load("faces")
@@ -344,7 +344,7 @@ def edit_face(attribute: str = "male", amount: float = 1.5, steps: int = 7, seed
     """
     attribute = choice(attribute, FACE_ATTRIBUTES, "the attribute")
     amount, steps = number(amount, 0.25, 3.0, "the amount"), number(steps, 3, 15, "the number of steps", whole=True)
-    crop_mode = choice(crop_mode, CROP_MODES, "the face mode")
+    seed, crop_mode = check_seed(seed), choice(crop_mode, CROP_MODES, "the face mode")
     model = load("faces")
     code, source = face_code(model, seed, photo, crop_mode, face_options(temperature, density))
     faces = model.decode(model.edit(code, attribute, [amount * (2 * i / (steps - 1) - 1) for i in range(steps)]))

@@ -93,7 +93,9 @@ CASES = [
     ("sample_faces", changed(FACES, 3, "posterior"), "The density must be one of: fitted (default), prior N(0, I) (got "
      "'posterior')."),
     ("morph_faces", changed(MORPH, 4, 17), "The number of steps must be a whole number from 2 to 16 (got 17)."),
-    ("morph_faces", changed(MORPH, 0, -3), f"The seed must be a whole number {SEED_RANGE} (got -3)."),
+    ("morph_faces", changed(MORPH, 0, -3), f"The first seed must be a whole number {SEED_RANGE} (got -3)."),
+    ("morph_faces", changed(changed(MORPH, 3, "<photo>"), 1, "x"), f"The second seed must be a whole number {SEED_RANGE} (got 'x')."),
+    ("edit_face", changed(changed(EDIT, 4, "<photo>"), 3, None), f"The seed must be a whole number {SEED_RANGE} (got nothing)."),
     ("morph_faces", changed(MORPH, 3, "<wide.png>"), NO_FACE),
     ("morph_faces", changed(MORPH, 2, "<garbage.png>"), "This file is not an image we can read (use JPEG, PNG or WebP)."),
     ("morph_faces", changed(MORPH, 7, "crop"), "The face mode must be one of: Find the face, Use the whole image (got 'crop')."),
