@@ -76,11 +76,11 @@ REGISTRY: dict[str, ModelSpec] = {
         dict(resolution=16, latent_dim=8, base_channels=4, mixture_components=2, attributes=["male"]),
     ),
     "cars": ModelSpec(
-        Generator, "64x64 viewpoint-conditional car WGAN",
+        Generator, "64x64 viewpoint-conditional car GAN (RaLSGAN)",
         dict(resolution=16, latent_dim=8, base_channels=4, num_classes=len(CAR_VIEWS), labels=CAR_VIEWS),
     ),
     "car-views": ModelSpec(
-        ImageClassifier, "car viewpoint classifier (labels the car photos for the WGAN)",
+        ImageClassifier, "car viewpoint classifier (labels the car photos for the GAN)",
         dict(resolution=16, in_channels=3, base_channels=4, feature_dim=8, labels=CAR_VIEWS),
     ),
 }  # fmt: skip
