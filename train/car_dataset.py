@@ -22,9 +22,9 @@ from PIL import ImageOps
 from genmodels.base import image_to_tensor
 from genmodels.registry import CAR_VIEWS, load
 
-from .car_views import MIRRORED_IDS, letterbox, png, write_dataset
+from .car_views import MIRRORED_IDS, letterbox
 from .config import command_line, parse
-from .data import decode_image, open_stream
+from .data import decode_image, open_stream, png, write_dataset
 
 
 @dataclass

@@ -11,7 +11,6 @@ same framing makes the generator's training images, so the classifier sees what 
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from PIL import Image
 from genmodels.registry import CAR_VIEWS
 
 from .config import command_line, parse
-from .data import dataset_source, decode_image, open_stream
+from .data import dataset_source, decode_image, open_stream, png, write_dataset
 
 # Left/right names the way the car's nose points in the picture: a horizontal flip swaps them.
 MIRRORED = {view: view.replace("left", "right") if "left" in view else view.replace("right", "left") for view in CAR_VIEWS}
@@ -48,23 +47,6 @@ def letterbox(image: Image.Image, size: int) -> Image.Image:
     square = Image.new("RGB", (size, size), tuple(int(round(c)) for c in border.mean(0)))
     square.paste(image.resize((width, height), Image.Resampling.LANCZOS), ((size - width) // 2, (size - height) // 2))
     return square
-
-
-def png(image: Image.Image) -> dict:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return {"bytes": buffer.getvalue(), "path": None}
-
-
-def write_dataset(folder: Path, rows: dict[str, list], features, card: str) -> None:
-    """A dataset repo in Hub layout: data/train-00000-of-00001.parquet and a README.md card whose front matter
-    declares the split (so `load_dataset(folder)` and the Hub read it alike)."""
-    from datasets import Dataset
-
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    Dataset.from_dict(rows, features=features).to_parquet(folder / "data" / "train-00000-of-00001.parquet")
-    front = "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*.parquet\n---\n"
-    (folder / "README.md").write_text(front + card, encoding="utf-8")
 
 
 def main(argv=None):

@@ -166,3 +166,19 @@ def held_out(datasets: list[str], n: int, size: int = 64, part: str = "holdout")
             elif len(images) < n:
                 images.append(image_to_tensor(decode_image(example["image"]), size))
     return torch.stack(images)
+
+
+def png(image: PIL.Image.Image) -> dict:
+    """A PIL image as the value of an `Image` column: its PNG bytes."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return {"bytes": buffer.getvalue(), "path": None}
+
+
+def write_dataset(folder: Path, rows: dict[str, list], features, card: str) -> None:
+    """A dataset repo in Hub layout: data/train-00000-of-00001.parquet and a README.md card whose front matter
+    declares the split (so `load_dataset(folder)` and the Hub read it alike)."""
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(folder / "data" / "train-00000-of-00001.parquet")
+    front = "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*.parquet\n---\n"
+    (folder / "README.md").write_text(front + card, encoding="utf-8")
