@@ -107,3 +107,17 @@ def test_cars_gan_smoke_run_resumes_and_ships_a_view_conditional_generator(tmp_p
     rear, front = model.sample(2, seed=0, labels=["rear"] * 2), model.sample(2, seed=0, labels=["front"] * 2)
     assert rear.shape == (2, 3, 16, 16) and not torch.equal(rear, front)  # the view reaches the image
     assert "python -m train.cars" in (tmp_path / "weights" / "README.md").read_text()
+
+
+def test_cars_are_measured_against_real_images_letterboxed_like_their_training_images(tiny_models, tmp_path):
+    from genmodels.base import image_to_tensor
+    from train import evaluate
+    from train.data import decode_image
+
+    cars = fake_stanford_cars(tmp_path / "stanford-cars", n=6)  # 40x24 crops: wide cars
+    pixels = {"pixels": lambda images: images.flatten(1).numpy()}
+    for model, frame in (("cars", lambda image: car_views.letterbox(image, 16)), ("cats", lambda image: image)):
+        config = evaluate.parse(evaluate.Config, ["--model", model, "--dataset", str(cars), "--skip-inception"])
+        real = evaluate.real_features(config, pixels, 16, 3)["pixels"]
+        first = decode_image(next(iter(open_stream(str(cars), buffer_size=1)))["image"])
+        np.testing.assert_allclose(real[0], image_to_tensor(frame(first), 16).flatten().numpy(), atol=1e-6)

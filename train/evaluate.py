@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 from genmodels.base import image_to_tensor, psnr
 from genmodels.registry import SPACE, load, resolve
 
+from .car_views import MIRRORED_IDS, letterbox
 from .card import record_metrics, set_section
 from .config import parse
 from .data import dataset_source, decode_image, held_out, in_holdout, open_stream
@@ -125,6 +126,9 @@ class InceptionFeatures:
                                     resample_mode=helper.resample_mode, quant=True)  # fmt: skip
 
 
+LETTERBOXED = {"cars"}  # trained on whole cars letterboxed into squares (train.car_views): real images framed alike
+
+
 def cache_path(*key) -> Path:
     root = Path(os.environ.get("GENMODELS_CACHE", Path.home() / ".cache" / "genmodels"))
     return root / f"features-{hashlib.sha1(repr(key).encode()).hexdigest()[:16]}.safetensors"
@@ -144,8 +148,9 @@ def real_features(config: Config, extractors: dict, size: int, channels: int, sp
     split = split or config.split
     source = dataset_source(config.dataset)
     judge = fingerprint(config.classifier) if config.classifier else ""
+    framing = "letterbox" if config.model in LETTERBOXED else "resize"
     key = (os.path.abspath(source) if Path(source).is_dir() else source, split, size, channels, config.num_real, judge)
-    path = cache_path(*key, sorted(extractors), "holdout")
+    path = cache_path(*key, sorted(extractors), "holdout", *([framing] if framing != "resize" else []))
     if path.is_file():
         return {k: v.numpy() for k, v in load_file(path).items()}
     stream = open_stream(config.dataset, split, buffer_size=1).cast_column("image", Image(decode=False))
@@ -162,7 +167,8 @@ def real_features(config: Config, extractors: dict, size: int, channels: int, sp
     for i, example in enumerate(tqdm(stream, desc=f"real {split}")):
         if config.num_real and i >= config.num_real:
             break
-        batch.append(image_to_tensor(decode_image(example["image"]), size, channels))
+        image = decode_image(example["image"])
+        batch.append(image_to_tensor(letterbox(image, size) if framing == "letterbox" else image, size, channels))
         labels.append(example.get(config.label_column))
         features["holdout"].append(in_holdout(example["image"]["bytes"]))
         if len(batch) == config.batch_size:
@@ -298,8 +304,6 @@ def evaluate_views(config: Config) -> tuple[dict[str, float], str]:
     """The viewpoint classifier on our held-out part of its hand labels, which it never trained on, each image also
     mirrored (with the mirrored label): accuracy, per-view recall and the confusion matrix (Markdown)."""
     from genmodels.registry import CAR_VIEWS
-
-    from .car_views import MIRRORED_IDS
 
     model = model_to_measure(config)
     size = model.config.resolution
