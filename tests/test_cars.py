@@ -2,6 +2,7 @@
 the viewpoint classifier's training on it."""
 
 import numpy as np
+import pytest
 import torch
 from datasets import load_dataset
 from PIL import Image
@@ -121,3 +122,15 @@ def test_cars_are_measured_against_real_images_letterboxed_like_their_training_i
         real = evaluate.real_features(config, pixels, 16, 3)["pixels"]
         first = decode_image(next(iter(open_stream(str(cars), buffer_size=1)))["image"])
         np.testing.assert_allclose(real[0], image_to_tensor(frame(first), 16).flatten().numpy(), atol=1e-6)
+
+
+def test_view_fidelity_is_scored_for_every_view(tiny_models, tmp_path):
+    from train import evaluate
+
+    cars = fake_stanford_cars(tmp_path / "stanford-cars", n=8)
+    config = evaluate.parse(evaluate.Config, ["--model", "cars", "--dataset", str(cars), "--skip-inception", "--num-samples",
+                                              "16", "--batch-size", "8", "--classifier", "car-views", "--no-record"])  # fmt: skip
+    metrics = evaluate.evaluate(config)
+    per_view = [metrics[f"classifier accuracy, generated {view}"] for view in CAR_VIEWS]
+    assert all(0 <= v <= 1 for v in per_view)
+    assert metrics["classifier accuracy, generated"] == pytest.approx(np.mean(per_view))  # the mean over the eight views

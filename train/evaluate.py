@@ -126,6 +126,7 @@ class InceptionFeatures:
                                     resample_mode=helper.resample_mode, quant=True)  # fmt: skip
 
 
+PER_CLASS_MAX = 10  # a classifier with at most this many classes also scores the samples of each class (car views)
 LETTERBOXED = {"cars"}  # trained on whole cars letterboxed into squares (train.car_views): real images framed alike
 
 
@@ -237,6 +238,10 @@ def evaluate(config: Config) -> dict[str, float]:
     if classifier is not None:
         has_digits = list(classifier.labels[:10]) == list("0123456789")
         metrics |= classifier_accuracy(fake["probs"], fake["labels"], "generated", has_digits)
+        if len(classifier.labels) <= PER_CLASS_MAX:  # e.g. each car view's fidelity
+            predicted = fake["probs"].argmax(1)
+            metrics |= {f"classifier accuracy, generated {label}": float((predicted[fake["labels"] == i] == i).mean())
+                        for i, label in enumerate(classifier.labels) if (fake["labels"] == i).any()}  # fmt: skip
         if (real["labels"] >= 0).all():
             metrics |= classifier_accuracy(real["probs"], real["labels"], "real", has_digits)
         metrics["classifier FD"] = frechet_distance(fake["classifier"], real["classifier"])
