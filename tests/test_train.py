@@ -350,6 +350,7 @@ def test_fitted_attribute_direction_moves_faces_towards_their_label(tmp_path, mo
     model = load("faces")
     assert model.config.attributes == ["male"] and model.config.mixture_components == 2
     card = (tmp_path / "weights" / "faces" / "README.md").read_text()
+    assert '"mixture_components": 2' in card.split("## Config")[1] and "_name_or_path" not in card  # no server path
     accuracy = float(card.split("apart for ")[1].split("%")[0])
     assert accuracy >= 90  # the light/dark top half is the whole label: the direction must carry it
     stream = list(open_stream(str(data), buffer_size=1))

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from genmodels.base import image_to_tensor
 from genmodels.registry import REGISTRY, SPACE, load, resolve
 
+from .card import set_section
 from .config import command_line, parse
 from .data import decode_image, open_stream
 
@@ -82,7 +83,8 @@ def direction_accuracy(codes: np.ndarray, labels: np.ndarray, rows: np.ndarray, 
 def fitted(model, codes: np.ndarray, components: int, seed: int, attributes: list[str] = (), rows=None):
     """A copy of `model` holding a full-covariance Gaussian mixture of `components` fitted to `codes` (none: 0) and
     the attribute directions `rows` (one per name in `attributes`)."""
-    fitted = type(model).from_config(model.config, mixture_components=components, attributes=list(attributes))
+    settings = {k: v for k, v in model.config.items() if not k.startswith("_")}  # not where it was loaded from
+    fitted = type(model).from_config(settings, mixture_components=components, attributes=list(attributes))
     fitted.load_state_dict(model.state_dict(), strict=False)  # the buffers of the mixture and directions are set next
     if components:
         from sklearn.mixture import GaussianMixture
@@ -106,21 +108,21 @@ def main(argv=None):
     model = fitted(model, codes, config.components, config.seed, config.attributes, rows)
     folder = Path(config.weights_dir or resolve(config.model))
     model.half().save_pretrained(folder)
-    section = [f"\n\n## Fitted after training\n\n`{command_line(__spec__.name, argv)}`, on the posterior means of "
-               f"{len(codes):,} training images (our train part of {config.dataset}):\n"]  # fmt: skip
+    lines = [f"`{command_line(__spec__.name, argv)}`, on the posterior means of {len(codes):,} training images (our train "
+             f"part of {config.dataset}):\n"]  # fmt: skip
     if config.components:
-        section.append(f"- Ex-post density: a {config.components}-component full-covariance Gaussian mixture. Sample it "
-                       "with `sample(n, seed=..., density=\"mixture\")`.")  # fmt: skip
+        lines.append(f"- Ex-post density: a {config.components}-component full-covariance Gaussian mixture. Sample it "
+                     "with `sample(n, seed=..., density=\"mixture\")`.")  # fmt: skip
     if config.attributes:
         held_codes, held_labels = codes_and_labels(model.float(), config.dataset, config.attributes, config.batch_size, "holdout")
         for name, accuracy in zip(config.attributes, direction_accuracy(held_codes, held_labels, rows, middles)):
-            section.append(f"- Direction `{name}`: mean code of `{name}` = +1 minus that of -1 (`edit(z, \"{name}\", amounts)`). "
-                           f"Alone it tells the two labels of our held-out part apart for {accuracy:.1%} of its "
-                           f"{int((held_labels != 0).sum()):,} labelled images.")  # fmt: skip
+            lines.append(f"- Direction `{name}`: mean code of `{name}` = +1 minus that of -1 (`edit(z, \"{name}\", amounts)`). "
+                         f"Alone it tells the two labels of our held-out part apart for {accuracy:.1%} of its "
+                         f"{int((held_labels != 0).sum()):,} labelled images.")  # fmt: skip
             print(f"{name}: held-out accuracy of the direction {accuracy:.3f}")
-    card = folder / "README.md"
-    if card.is_file():
-        card.write_text(card.read_text(encoding="utf-8").rstrip() + "\n".join(section) + "\n", encoding="utf-8")
+    if (folder / "README.md").is_file():  # the card: its config as it is now, and what was fitted
+        set_section(folder, "Config", f"```json\n{model.to_json_string().strip()}\n```")
+        set_section(folder, "Fitted after training", "\n".join(lines))
     print(f"{len(codes)} codes -> {config.components} components, directions {config.attributes}; saved to {folder}")
 
 

@@ -27,7 +27,7 @@ from .loop import TrainConfig, Trainer, processes
 NOTES = """\
 - Convolutional VAE (Kingma & Welling 2014): four stride-2 conv blocks (BatchNorm, LeakyReLU) down to 4x4, a
   {config.latent_dim}-d Gaussian latent, the mirror image with transposed convs up, a 3x3 conv and tanh. Samples
-  decode draws from the N(0, I) prior.
+  decode draws from the N(0, I) prior, or from a density fitted to the training codes (`train.fit_density`).
 - Loss per image: the Gaussian negative log-likelihood of the pixels with a single variance set to its optimum,
   the batch's mean squared error ("optimal sigma" VAE, Rybkin et al. 2021), plus {config.kl_weight} x KL. No
   weighting knob to tune: a fixed summed-squared-error + KL treats the pixel noise as huge and blurs the samples.
