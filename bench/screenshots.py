@@ -23,13 +23,16 @@ WAIT_MS = 60_000
 
 
 def run_actions(page, tab: str, photo: str) -> None:
-    """Press the tab's main buttons with their defaults (upload a photo first on Anime <-> Real); wait for pictures."""
+    """Press the tab's main buttons with their defaults (upload a photo first where one is needed); wait for pictures."""
     if tab == "Anime <-> Real":
         page.locator("#transfer-in input[type=file]").set_input_files(photo)
         page.locator("#transfer-note").get_by_text("This picture looks").wait_for(timeout=WAIT_MS)
+    if tab == "Faces":
+        page.locator("#reconstruct-in input[type=file]").set_input_files(photo)
     for button, output in {"Cats": [("cats-go", "cats-out"), ("walk-go", "walk-gif")],
                            "Anime <-> Real": [("transfer-go", "transfer-out")], "Handwriting": [("write-go", "write-variants")],
-                           "Faces": [("faces-go", "faces-out"), ("morph-go", "morph-gif"), ("edit-go", "edit-strip")],
+                           "Faces": [("faces-go", "faces-out"), ("morph-go", "morph-gif"), ("edit-go", "edit-strip"),
+                                     ("reconstruct-go", "reconstruct-out")],
                            "Cars": [("cars-go", "cars-out"), ("around-go", "around-gif")]}.get(tab, []):  # fmt: skip
         if page.locator(f"#{button}").is_enabled():  # a tab without weights has its buttons off
             page.locator(f"#{button}").click()
