@@ -347,7 +347,7 @@ def edit_face(attribute: str = "male", amount: float = 1.5, steps: int = 7, seed
     seed, crop_mode = check_seed(seed), choice(crop_mode, CROP_MODES, "the face mode")
     model = load("faces")
     code, source = face_code(model, seed, photo, crop_mode, face_options(temperature, density))
-    faces = model.decode(model.edit(code, attribute, [amount * (2 * i / (steps - 1) - 1) for i in range(steps)]))
+    faces = model.draw(model.edit(code, attribute, [amount * (2 * i / (steps - 1) - 1) for i in range(steps)]))
     low, high = FACE_ATTRIBUTES[attribute]
     note = f"{source}: {low} (-{amount:g}) on the left to {high} (+{amount:g}) on the right."
     return OUTPUTS.png(to_pil(image_grid(faces.cpu(), nrow=steps)), f"faces-{attribute}"), note

@@ -61,7 +61,7 @@ def endpoints(photo: str):
         ("/morph_faces", "faces", (0, 1, None, None, 16, 1.0, "fitted (default)", "Find the face"),
          lambda: load("faces").morph(*load("faces").latents(2, 0, density="mixture"), 16 + 24)),
         ("/edit_face", "faces", ("male", 1.5, 7, 0, None, 1.0, "fitted (default)", "Find the face"),
-         lambda: load("faces").decode(load("faces").edit(load("faces").latents(1, 0)[0], "male", [0.0] * 7))),
+         lambda: load("faces").draw(load("faces").edit(load("faces").latents(1, 0)[0], "male", [0.0] * 7))),
         ("/reconstruct_face", "faces", (photo, "Find the face", 1), lambda: load("faces").reconstruct(face)),
         ("/sample_cars", "cars", ("front-left", 16, 0, 1.0), lambda: load("cars").sample(16, seed=0, labels=["front-left"] * 16)),
         ("/walk_around_car", "cars", (0, 1.0), lambda: load("cars").relabel(WALK_AROUND, seed=0)),

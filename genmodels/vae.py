@@ -107,6 +107,11 @@ class ConvVAE(GenerativeModel):
         return self.decode(self.latents(n, seed, temperature, density))
 
     @torch.no_grad()
+    def draw(self, z: torch.Tensor) -> torch.Tensor:
+        """The images of codes `z` (N, D), outside training (no gradients): e.g. codes moved by `edit`."""
+        return self.decode(z.float())
+
+    @torch.no_grad()
     def codes(self, x: torch.Tensor) -> torch.Tensor:
         """The posterior means of images `x` in [-1, 1]: their codes, as used to reconstruct, morph and edit."""
         return self.encode(x)[0].float()
@@ -114,7 +119,7 @@ class ConvVAE(GenerativeModel):
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Images `x` through the encoder's means and the decoder (no sampling), clamped to [-1, 1]."""
-        return self.decode(self.codes(x)).clamp(-1, 1)
+        return self.draw(self.codes(x)).clamp(-1, 1)
 
     @torch.no_grad()
     def morph(self, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:

@@ -75,7 +75,7 @@ def attribute_rows(model, config: Config) -> torch.Tensor:
     """A row per sample (`rows` of them), moved along `attribute` from -amount to +amount in `attribute_steps`."""
     codes = model.latents(config.rows, config.seed, **density(config))
     amounts = torch.linspace(-config.attribute_amount, config.attribute_amount, config.attribute_steps)
-    return image_grid(torch.cat([model.decode(model.edit(z, config.attribute, amounts)).cpu() for z in codes]),
+    return image_grid(torch.cat([model.draw(model.edit(z, config.attribute, amounts)).cpu() for z in codes]),
                       nrow=config.attribute_steps)  # fmt: skip
 
 
