@@ -122,7 +122,6 @@ def main():
 
     import torch
     from gradio_client import Client, handle_file
-    from PIL import Image
 
     import app
     from genmodels.registry import available
