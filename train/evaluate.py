@@ -33,7 +33,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from genmodels.base import image_to_tensor, psnr
-from genmodels.registry import SPACE, load, resolve
+from genmodels.registry import CAR_VIEWS, SPACE, load, resolve
 
 from .car_views import MIRRORED_IDS, letterbox
 from .card import record_metrics, set_section
@@ -151,7 +151,7 @@ def real_features(config: Config, extractors: dict, size: int, channels: int, sp
     judge = fingerprint(config.classifier) if config.classifier else ""
     framing = "letterbox" if config.model in LETTERBOXED else "resize"
     key = (os.path.abspath(source) if Path(source).is_dir() else source, split, size, channels, config.num_real, judge)
-    path = cache_path(*key, sorted(extractors), "holdout", *([framing] if framing != "resize" else []))
+    path = cache_path(*key, sorted(extractors), "holdout", *([framing] if framing != "resize" else []))  # old keys stay
     if path.is_file():
         return {k: v.numpy() for k, v in load_file(path).items()}
     stream = open_stream(config.dataset, split, buffer_size=1).cast_column("image", Image(decode=False))
@@ -308,8 +308,6 @@ def evaluate_transfer(config: Config) -> dict[str, float]:
 def evaluate_views(config: Config) -> tuple[dict[str, float], str]:
     """The viewpoint classifier on our held-out part of its hand labels, which it never trained on, each image also
     mirrored (with the mirrored label): accuracy, per-view recall and the confusion matrix (Markdown)."""
-    from genmodels.registry import CAR_VIEWS
-
     model = model_to_measure(config)
     size = model.config.resolution
     examples = list(open_stream(config.dataset, part="holdout", buffer_size=1))

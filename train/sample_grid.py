@@ -44,8 +44,7 @@ class Config:
     walk_legs: int = 3  # each cell of the walk visits this many seeds and comes back to the first
     walk_frames: int = 12  # frames per leg
     walk_out: str = ""  # the walk's GIF (default docs/<model>-walk.gif)
-    density: str = ""  # VAEs: draw codes from "prior" or the fitted "mixture" (default: the model's default); walks
-    # then go along straight lines between such codes
+    density: str = ""  # VAEs: codes from the "prior" or the fitted "mixture" (walks then go straight between them)
     attribute: str = ""  # VAEs: also write docs/<model>-attributes.png, a row per sample moved along this direction
     attribute_amount: float = 2.0  # how far each way, in units of the distance between the two labels' mean codes
     attribute_steps: int = 7  # faces per row
