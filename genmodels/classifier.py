@@ -11,7 +11,10 @@ from .base import GenerativeModel
 
 
 class ImageClassifier(GenerativeModel):
-    """Image in [-1, 1] -> logits over `labels`; `features` gives the penultimate embedding for Frechet distances."""
+    """Image in [-1, 1] -> logits over `labels`; `features` gives the penultimate embedding for Frechet distances.
+
+    `flip_labels` (label id -> the label of its mirror image, e.g. front-left <-> front-right) makes `predict`
+    symmetric: each image is judged with its mirror image, whose probabilities are read under the mirrored labels."""
 
     @register_to_config
     def __init__(
@@ -21,6 +24,7 @@ class ImageClassifier(GenerativeModel):
         base_channels: int = 32,
         feature_dim: int = 128,
         labels: list[str] = ("0", "1"),
+        flip_labels: list[int] | None = None,
     ):
         super().__init__()
         layers, prev = [], in_channels
@@ -44,5 +48,9 @@ class ImageClassifier(GenerativeModel):
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Class probabilities (N, num_labels)."""
-        return self(x.to(self.device, self.dtype)).softmax(dim=1)
+        """Class probabilities (N, num_labels); with `flip_labels`, averaged with those of the mirror images."""
+        x = x.to(self.device, self.dtype)
+        probs = self(x).softmax(dim=1)
+        if self.config.flip_labels is None:
+            return probs
+        return (probs + self(x.flip(3)).softmax(dim=1)[:, self.config.flip_labels]) / 2

@@ -34,7 +34,10 @@ SPACE = yaml.safe_load((ROOT / "spaces.yaml").read_text(encoding="utf-8"))
 
 CHARACTERS = [*"0123456789", *"ABCDEFGHIJKLMNOPQRSTUVWXYZ", *"abcdefghijklmnopqrstuvwxyz"]  # EMNIST ByClass order
 CAR_VIEWS = ["front", "front-left", "front-right", "side-left", "side-right", "rear-left", "rear-right", "rear"]
-# The views in the order someone walking around the car sees them (left/right: where the nose points in the picture).
+# Left/right names the way the car's nose points in the picture: a horizontal flip swaps them.
+MIRRORED = {view: view.replace("left", "right") if "left" in view else view.replace("right", "left") for view in CAR_VIEWS}
+MIRRORED_IDS = [CAR_VIEWS.index(MIRRORED[view]) for view in CAR_VIEWS]  # label id -> its mirror image's label id
+# The views in the order someone walking around the car sees them.
 WALK_AROUND = ["front", "front-left", "side-left", "rear-left", "rear", "rear-right", "side-right", "front-right"]
 DOMAINS = ["real", "anime"]
 
@@ -81,7 +84,7 @@ REGISTRY: dict[str, ModelSpec] = {
     ),
     "car-views": ModelSpec(
         ImageClassifier, "car viewpoint classifier (labels the car photos for the GAN)",
-        dict(resolution=16, in_channels=3, base_channels=4, feature_dim=8, labels=CAR_VIEWS),
+        dict(resolution=16, in_channels=3, base_channels=4, feature_dim=8, labels=CAR_VIEWS, flip_labels=MIRRORED_IDS),
     ),
 }  # fmt: skip
 

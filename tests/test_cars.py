@@ -8,7 +8,7 @@ from datasets import load_dataset
 from PIL import Image
 
 from genmodels.classifier import ImageClassifier
-from genmodels.registry import CAR_VIEWS
+from genmodels.registry import CAR_VIEWS, MIRRORED, MIRRORED_IDS
 from train import car_views, classifier, evaluate
 from train.data import open_stream
 
@@ -16,10 +16,20 @@ from .conftest import png_bytes
 
 
 def test_a_flip_swaps_left_and_right_and_keeps_front_and_rear():
-    assert car_views.MIRRORED["front-left"] == "front-right" and car_views.MIRRORED["side-right"] == "side-left"
-    assert car_views.MIRRORED["front"] == "front" and car_views.MIRRORED["rear"] == "rear"
-    assert all(car_views.MIRRORED[car_views.MIRRORED[view]] == view for view in CAR_VIEWS)
-    assert [CAR_VIEWS[i] for i in car_views.MIRRORED_IDS] == [car_views.MIRRORED[view] for view in CAR_VIEWS]
+    assert MIRRORED["front-left"] == "front-right" and MIRRORED["side-right"] == "side-left"
+    assert MIRRORED["front"] == "front" and MIRRORED["rear"] == "rear"
+    assert all(MIRRORED[MIRRORED[view]] == view for view in CAR_VIEWS)
+    assert [CAR_VIEWS[i] for i in MIRRORED_IDS] == [MIRRORED[view] for view in CAR_VIEWS]
+
+
+def test_the_view_classifier_judges_an_image_and_its_mirror_image_alike():
+    from genmodels import build_tiny
+
+    judge = build_tiny("car-views")
+    images = torch.randn(5, 3, 16, 16)
+    probs, mirrored = judge.predict(images), judge.predict(images.flip(3))
+    torch.testing.assert_close(mirrored, probs[:, MIRRORED_IDS])  # front-left for one is front-right for the other
+    torch.testing.assert_close(probs.sum(1), torch.ones(5))
 
 
 def test_letterbox_keeps_a_wide_car_whole():
@@ -85,7 +95,7 @@ def test_pseudo_labels_keep_only_sure_views_and_mirror_each_into_the_opposite_vi
     assert len(rows) == 2 * train_part  # our held-out part stays out; every photo and its mirror image
     for photo, mirror in zip(rows[::2], rows[1::2]):
         assert not photo["mirrored"] and mirror["mirrored"]
-        assert CAR_VIEWS[mirror["label"]] == car_views.MIRRORED[CAR_VIEWS[photo["label"]]]
+        assert CAR_VIEWS[mirror["label"]] == MIRRORED[CAR_VIEWS[photo["label"]]]
         assert np.array_equal(np.asarray(mirror["image"]), np.asarray(photo["image"])[:, ::-1])
     assert "| view | kept photos | after mirroring |" in (tmp_path / "pseudo" / "README.md").read_text()
 

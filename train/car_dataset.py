@@ -20,9 +20,9 @@ import torch
 from PIL import ImageOps
 
 from genmodels.base import image_to_tensor
-from genmodels.registry import CAR_VIEWS, load
+from genmodels.registry import CAR_VIEWS, MIRRORED_IDS, load
 
-from .car_views import MIRRORED_IDS, letterbox
+from .car_views import letterbox
 from .config import command_line, parse
 from .data import decode_image, open_stream, png, write_dataset
 

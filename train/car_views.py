@@ -22,9 +22,6 @@ from genmodels.registry import CAR_VIEWS
 from .config import command_line, parse
 from .data import dataset_source, decode_image, open_stream, png, write_dataset
 
-# Left/right names the way the car's nose points in the picture: a horizontal flip swaps them.
-MIRRORED = {view: view.replace("left", "right") if "left" in view else view.replace("right", "left") for view in CAR_VIEWS}
-MIRRORED_IDS = [CAR_VIEWS.index(MIRRORED[view]) for view in CAR_VIEWS]  # label id -> its mirror image's label id
 
 
 @dataclass

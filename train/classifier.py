@@ -18,9 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from genmodels.classifier import ImageClassifier
-from genmodels.registry import CAR_VIEWS, CHARACTERS, DOMAINS
+from genmodels.registry import CAR_VIEWS, CHARACTERS, DOMAINS, MIRRORED_IDS
 
-from .car_views import MIRRORED_IDS
 from .config import command_line, parse
 from .data import class_batches
 from .loop import TrainConfig, Trainer, processes
@@ -108,7 +107,7 @@ def main(argv=None):
         datasets, dataset_labels = config.datasets, config.dataset_labels or None
     torch.manual_seed(config.seed)
     model = ImageClassifier(resolution=task.size, in_channels=task.channels, base_channels=config.base_channels,
-                            feature_dim=config.feature_dim, labels=list(task.labels))  # fmt: skip
+                            feature_dim=config.feature_dim, labels=list(task.labels), flip_labels=task.flip_labels)  # fmt: skip
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step / config.max_steps, 1))))
 

@@ -33,9 +33,9 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from genmodels.base import image_to_tensor, psnr
-from genmodels.registry import CAR_VIEWS, SPACE, load, resolve
+from genmodels.registry import CAR_VIEWS, MIRRORED_IDS, SPACE, load, resolve
 
-from .car_views import MIRRORED_IDS, letterbox
+from .car_views import letterbox
 from .card import record_metrics, set_section
 from .config import parse
 from .data import dataset_source, decode_image, held_out, in_holdout, open_stream
