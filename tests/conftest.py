@@ -68,6 +68,15 @@ def launched_app(weights):
             load.cache_clear()
 
 
+def tiny_gan_flags(data, tmp_path) -> list[str]:
+    """Flags for a tiny smoke run of a `train.cats`-style GAN script on `data`: 16 px, 8 images a step, a checkpoint
+    every 2 steps."""
+    return ["--dataset", str(data), "--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"),
+            "--resolution", "16", "--batch-size", "8", "--latent-dim", "8", "--g-channels", "4", "--g-last-channels", "4",
+            "--d-channels", "4", "--log-every", "1", "--sample-every", "2", "--checkpoint-every", "2",
+            "--mixed-precision", "no"]  # fmt: skip
+
+
 def gif_duration_ms(path) -> int:
     """Total play time of a GIF (PIL merges identical neighbouring frames into one longer frame when saving)."""
     animation = Image.open(path)

@@ -104,13 +104,10 @@ def test_cars_gan_smoke_run_resumes_and_ships_a_view_conditional_generator(tmp_p
     from genmodels.gan import Generator
     from train import cars
 
-    from .conftest import make_image_dataset
+    from .conftest import make_image_dataset, tiny_gan_flags
 
     data = make_image_dataset(tmp_path / "pseudo", 64, size=16, labels=[i % 8 for i in range(64)], names=CAR_VIEWS)
-    common = ["--dataset", str(data), "--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"),
-              "--resolution", "16", "--batch-size", "8", "--latent-dim", "8", "--g-channels", "4", "--g-last-channels", "4",
-              "--d-channels", "4", "--log-every", "1", "--sample-every", "2", "--checkpoint-every", "2",
-              "--mixed-precision", "no"]  # fmt: skip
+    common = tiny_gan_flags(data, tmp_path)
     cars.main([*common, "--max-steps", "2"])
     cars.main([*common, "--max-steps", "3", "--resume"])
     model = Generator.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()

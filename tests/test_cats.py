@@ -15,7 +15,7 @@ from train.augment import cutout, diff_augment, translation
 from train.data import open_stream
 from train.losses import relativistic_ls
 
-from .conftest import gif_duration_ms, make_image_dataset
+from .conftest import gif_duration_ms, make_image_dataset, tiny_gan_flags
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +48,7 @@ def test_cutout_zeroes_one_square_at_most():
 
 
 def test_cats_gan_smoke_run_resumes_and_ships_an_fp16_generator(cat_data, tmp_path):
-    common = ["--dataset", str(cat_data), "--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"),
-              "--resolution", "16", "--batch-size", "8", "--latent-dim", "8", "--g-channels", "4", "--g-last-channels", "4",
-              "--d-channels", "4", "--log-every", "1", "--sample-every", "2", "--checkpoint-every", "2",
-              "--mixed-precision", "no"]  # fmt: skip
+    common = tiny_gan_flags(cat_data, tmp_path)
     cats.main([*common, "--max-steps", "2"])
     cats.main([*common, "--max-steps", "3", "--resume"])
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
