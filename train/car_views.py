@@ -23,7 +23,6 @@ from .config import command_line, parse
 from .data import dataset_source, decode_image, open_stream, png, write_dataset
 
 
-
 @dataclass
 class Config:
     """Hand-labelled car viewpoints as a Hub-layout dataset of square 64x64 images."""

@@ -16,10 +16,10 @@ import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import datasets
 import PIL.Image
 import torch
-from datasets import Features, Image, Value, interleave_datasets, load_dataset
+from datasets import Dataset, Features, Image, Value, interleave_datasets, load_dataset
+from datasets import config as datasets_config
 from datasets.distributed import split_dataset_by_node
 
 from genmodels.base import image_to_tensor
@@ -28,7 +28,7 @@ HOLDOUT_PERCENT = 10  # share of every split kept back as our own held-out part
 # `datasets` sleeps 5 s each time a parquet stream ends, to let Arrow's reader threads wind down (apache/arrow#45214,
 # a crash when the interpreter exits under them). Our streams end at every epoch: on celeb-faces (68 steps an epoch)
 # that was a 5 s stall per ~20 s of training. Every read has returned by then; a short pause is enough.
-datasets.config.SLEEP_TIME_ON_THREADS_SHUTDOWN = 0.05
+datasets_config.SLEEP_TIME_ON_THREADS_SHUTDOWN = 0.05
 
 
 def in_holdout(image_bytes: bytes) -> bool:
@@ -179,6 +179,6 @@ def write_dataset(folder: Path, rows: dict[str, list], features, card: str) -> N
     """A dataset repo in Hub layout: data/train-00000-of-00001.parquet and a README.md card whose front matter
     declares the split (so `load_dataset(folder)` and the Hub read it alike)."""
     (folder / "data").mkdir(parents=True, exist_ok=True)
-    datasets.Dataset.from_dict(rows, features=features).to_parquet(folder / "data" / "train-00000-of-00001.parquet")
+    Dataset.from_dict(rows, features=features).to_parquet(folder / "data" / "train-00000-of-00001.parquet")
     front = "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*.parquet\n---\n"
     (folder / "README.md").write_text(front + card, encoding="utf-8")
