@@ -55,13 +55,18 @@ class Generator(GenerativeModel):
         num_classes: int = 0,
         labels: list[str] | None = None,
         last_channels: int = 0,
+        label_in_latent: bool = True,
     ):
         super().__init__()
         size, steps = upsample_plan(resolution)
         widths = [base_channels * 2 ** max(steps - 1 - i, 0) for i in range(steps + 1)]  # 512,256,128,64,64 @64px
         widths[-1] = last_channels or widths[-1]  # the full-resolution stage is the costliest: it may be narrower
-        self.project = nn.Linear(latent_dim + (latent_dim if num_classes else 0), widths[0] * size * size)
-        self.class_embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        # The label reaches every layer through conditional BatchNorm; `label_in_latent` also appends its embedding
+        # to z. Without it the first layer is z's alone: there the batch's BatchNorm statistics are z's spread, not
+        # the gap between labels, which (a cars run) leaves z too little say.
+        embed = num_classes and label_in_latent
+        self.project = nn.Linear(latent_dim + (latent_dim if embed else 0), widths[0] * size * size)
+        self.class_embed = nn.Embedding(num_classes, latent_dim) if embed else None
         self.norms = nn.ModuleList([ConditionalNorm(w, num_classes) for w in widths])
         self.ups = nn.ModuleList(
             nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1, bias=False) for w_in, w_out in zip(widths, widths[1:])
@@ -126,11 +131,22 @@ class Generator(GenerativeModel):
 
 
 class MinibatchStd(nn.Module):
-    """Append one channel holding the batch's average per-feature standard deviation (Karras et al. 2018)."""
+    """Append one channel holding the average per-feature standard deviation (Karras et al. 2018) of the whole
+    batch, or of each group of `group_size` consecutive images (a conditional GAN's batch holds each label's images
+    side by side: a whole batch of mixed labels is varied even when each label is always drawn the same way)."""
+
+    def __init__(self, group_size: int = 0):
+        super().__init__()
+        self.group_size = group_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spread = x.std(dim=0, unbiased=False).mean() if x.shape[0] > 1 else x.new_zeros(())
-        return torch.cat([x, spread.expand(x.shape[0], 1, *x.shape[2:])], dim=1)
+        n = x.shape[0]
+        group = self.group_size if self.group_size and n % self.group_size == 0 else n
+        if group < 2:
+            spread = x.new_zeros(n)
+        else:
+            spread = x.reshape(n // group, group, -1).std(dim=1, unbiased=False).mean(1).repeat_interleave(group)
+        return torch.cat([x, spread.view(n, 1, 1, 1).expand(n, 1, *x.shape[2:])], dim=1)
 
 
 class Discriminator(nn.Module):
@@ -142,7 +158,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, resolution=64, in_channels=3, base_channels=64, num_classes=0, use_spectral_norm=True,
                  aux_classifier=False, minibatch_std=False, stem=True, positional_head=False,
-                 batch_norm=False):  # fmt: skip
+                 batch_norm=False, minibatch_group=0):  # fmt: skip
         super().__init__()
         sn = spectral_norm if use_spectral_norm else (lambda module: module)
         size, steps = upsample_plan(resolution)
@@ -157,13 +173,18 @@ class Discriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(w_out))
             layers.append(nn.LeakyReLU(0.2))
         if minibatch_std:  # ProGAN's minibatch standard deviation: lets D see a batch that lacks variety
-            layers += [MinibatchStd(), sn(nn.Conv2d(widths[-1] + 1, widths[-1], 3, padding=1)), nn.LeakyReLU(0.2)]
+            layers += [MinibatchStd(minibatch_group), sn(nn.Conv2d(widths[-1] + 1, widths[-1], 3, padding=1)), nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
         # The score from the sum-pooled features, or (positional_head, DCGAN's final 4x4 conv) from every position
         # of the last feature map: it can tell where things are, so two eyes stay two eyes under shifted inputs.
         self.positional_head = positional_head
         self.head = sn(nn.Linear(widths[-1] * (size * size if positional_head else 1), 1))
         self.class_embed = sn(nn.Embedding(num_classes, widths[-1])) if num_classes else None
+        if self.class_embed is not None and not use_spectral_norm:
+            # Unnormalised, N(0, 1) rows against sum-pooled features put label terms of ~100 into every score from
+            # the first step (a relativistic loss then compares them across labels, and the first cars run drew
+            # noise): start at 0, so the label's part grows only as D learns it.
+            nn.init.zeros_(self.class_embed.weight)
         self.classifier = nn.Linear(widths[-1], num_classes) if aux_classifier and num_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, *, return_logits: bool = False):

@@ -25,6 +25,7 @@ import yaml
 
 from .base import GenerativeModel
 from .classifier import ImageClassifier
+from .facedetect import FaceDetector
 from .gan import Generator
 from .trvae import TransferVAE
 from .vae import ConvVAE
@@ -80,11 +81,15 @@ REGISTRY: dict[str, ModelSpec] = {
     ),
     "cars": ModelSpec(
         Generator, "64x64 viewpoint-conditional car GAN (RaLSGAN)",
-        dict(resolution=16, latent_dim=8, base_channels=4, num_classes=len(CAR_VIEWS), labels=CAR_VIEWS),
+        dict(resolution=16, latent_dim=8, base_channels=4, num_classes=len(CAR_VIEWS), labels=CAR_VIEWS, label_in_latent=False),
     ),
     "car-views": ModelSpec(
         ImageClassifier, "car viewpoint classifier (labels the car photos for the GAN)",
         dict(resolution=16, in_channels=3, base_channels=4, feature_dim=8, labels=CAR_VIEWS, flip_labels=MIRRORED_IDS),
+    ),
+    "face-detector": ModelSpec(
+        FaceDetector, "MTCNN face detector (finds the faces in uploaded photos; converted, not trained here)",
+        dict(min_face=40),
     ),
 }  # fmt: skip
 

@@ -141,3 +141,42 @@ def test_view_fidelity_is_scored_for_every_view(tiny_models, tmp_path):
     per_view = [metrics[f"classifier accuracy, generated {view}"] for view in CAR_VIEWS]
     assert all(0 <= v <= 1 for v in per_view)
     assert metrics["classifier accuracy, generated"] == pytest.approx(np.mean(per_view))  # the mean over the eight views
+
+
+def test_fid_samples_take_the_views_at_their_shares_and_fidelity_still_covers_every_view(tiny_models, tmp_path):
+    from train import evaluate
+
+    from .conftest import make_image_dataset
+
+    hand = make_image_dataset(tmp_path / "hand", 8, size=16, labels=[0] * 6 + [7] * 2, names=CAR_VIEWS)  # 3/4 front
+    np.testing.assert_allclose(evaluate.label_shares(str(hand), CAR_VIEWS), [0.75, 0, 0, 0, 0, 0, 0, 0.25])
+    cars = fake_stanford_cars(tmp_path / "stanford-cars", n=8)
+    args = ["--model", "cars", "--dataset", str(cars), "--skip-inception", "--num-samples", "200", "--batch-size", "50",
+            "--classifier", "car-views", "--label-shares", str(hand), "--classified-samples", "16", "--no-record"]
+    config = evaluate.parse(evaluate.Config, args)
+    from genmodels import load
+
+    labels = evaluate.fake_features(load("cars"), config, {}, evaluate.label_shares(str(hand), CAR_VIEWS))["labels"]
+    assert set(labels) == {0, 7} and 0.65 < (labels == 0).mean() < 0.85
+    metrics = evaluate.evaluate(config)
+    assert all(0 <= metrics[f"classifier accuracy, generated {view}"] <= 1 for view in CAR_VIEWS)
+
+
+def test_docs_show_a_row_per_view_the_walk_around_and_the_training_grids(tiny_models, tmp_path):
+    from PIL import Image
+
+    from train import sample_grid
+
+    from .conftest import gif_duration_ms
+
+    (tmp_path / "run" / "samples").mkdir(parents=True)
+    for step in (250, 500, 750, 1000):
+        Image.new("RGB", (40, 40), (step // 4, 0, 0)).save(tmp_path / "run" / "samples" / f"step-{step:07d}.png")
+    out = tmp_path / "cars.png"
+    sample_grid.main(["--model", "cars", "--cols", "5", "--walk", "2", "--scale", "1", "--out", str(out),
+                      "--training-run", str(tmp_path / "run"), "--training-every", "500"])  # fmt: skip
+    assert Image.open(out).size == (5 * 18 + 2, 8 * 18 + 2)  # 16 px cars, 2 px padding: a row per view
+    walk = tmp_path / "cars-walk.gif"  # a 2x2 grid of cars turning through the 8 views, 350 ms each
+    assert Image.open(walk).size == (2 * 18 + 2, 2 * 18 + 2) and gif_duration_ms(walk) == 8 * 350
+    training = Image.open(tmp_path / "cars-training.gif")
+    assert training.n_frames == 2 and training.size == (40, 58) and gif_duration_ms(tmp_path / "cars-training.gif") == 800

@@ -83,10 +83,13 @@ def test_handwriting_grid_shows_every_class_and_written_lines(tiny_models, tmp_p
 def test_transfer_scores_on_our_held_out_images(tiny_models, domain_data, monkeypatch):
     monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
     config = evaluate.parse(evaluate.Config, ["--model", "transfer", "--classifier", "transfer-classifier",
-                                              "--batch-size", "4", "--no-record"])  # fmt: skip
+                                              "--batch-size", "4", "--probe-images", "12", "--no-record"])  # fmt: skip
     metrics = evaluate.evaluate_transfer(config)
     for a, b in (("real", "anime"), ("anime", "real")):
         assert 0 <= metrics[f"transfer success, {a} -> {b}"] <= 1
+        assert 0 <= metrics[f"Inception probe transfer success, {a} -> {b}"] <= 1
+        assert 0 <= metrics[f"Inception probe accuracy, real {a} images"] <= 1
+        assert -1 <= metrics[f"SSIM 16x16 grey, {a} -> {b} vs its input"] <= 1
         assert np.isfinite(metrics[f"KIDx100, {a} -> {b} vs {b}"]) and np.isfinite(metrics[f"KIDx100, untouched {a} vs {b}"])
         assert 0 < metrics[f"PSNR dB, round trip {a} -> {b} -> {a}"] < 100
     assert 0 <= metrics["classifier accuracy, real anime images"] <= 1
@@ -146,3 +149,18 @@ def test_faces_docs_grid_morph_and_attribute_strip(tiny_models, tmp_path):
     morph = Image.open(tmp_path / "morph.gif")
     assert morph.size == (2 * 18 + 2, 2 * 18 + 2) and morph.n_frames >= 2
     assert Image.open(tmp_path / "faces-attributes.png").size == (5 * 18 + 2, 2 * 18 + 2)  # a row per grid row
+
+
+def test_the_inception_probe_learns_the_domains_from_their_features():
+    rng = np.random.default_rng(0)
+    train = {"real": rng.normal(0, 1, (40, 16)), "anime": rng.normal(0, 1, (40, 16)) + 1.5}
+    probe = evaluate.fit_probe(train)
+    assert (probe.predict(rng.normal(0, 1, (20, 16)) + 1.5) == "anime").mean() > 0.9
+    assert (probe.predict(rng.normal(0, 1, (20, 16))) == "real").mean() > 0.9
+
+
+def test_small_ssim_sees_layout_not_detail():
+    left = torch.linspace(-1, 1, 64).view(1, 1, 1, 64).expand(1, 3, 64, 64)  # dark on the left, light on the right
+    noisy = (left + 0.3 * torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
+    assert evaluate.small_ssim(left, left)[0] == pytest.approx(1.0)
+    assert evaluate.small_ssim(noisy, left)[0] > 0.8 > evaluate.small_ssim(left.flip(3), left)[0]  # mirrored: layout lost

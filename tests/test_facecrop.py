@@ -1,5 +1,6 @@
 """Reading uploads safely and finding faces: bad files become readable errors, crops copy the training framing."""
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -110,3 +111,50 @@ def test_a_very_wide_image_has_no_face_and_no_error():
 def test_too_large_says_by_how_much():
     with pytest.raises(ValueError, match=r"8001x5000 is 40.01 megapixels; the limit is 40\."):
         read_image(Image.new("1", (8001, 5000)))
+
+
+@pytest.mark.parametrize("side", [64, 96, 160, 256, 400])
+@pytest.mark.parametrize("busy", [False, True])
+def test_a_pasted_face_is_found_at_every_size(side, busy):
+    from train.face_detection import PHOTO, found, texture
+
+    rng = np.random.default_rng(side)
+    photo = texture(rng, PHOTO) if busy else Image.new("RGB", PHOTO, (70, 90, 60))
+    x, y = int(rng.integers(0, PHOTO[0] - side)), int(rng.integers(0, PHOTO[1] - side))
+    photo.paste(schematic_face(side), (x, y))
+    assert found(detect_faces(photo), x, y, side)
+
+
+def test_a_large_photo_is_searched_small_and_answered_in_its_own_pixels():
+    photo = Image.new("RGB", (6000, 4000), (70, 90, 60))
+    photo.paste(schematic_face(420), (4800, 3100))  # 7% of the short side, near the bottom-right corner
+    (face,) = detect_faces(photo)
+    assert 4800 < face.x + face.w / 2 < 5220 and 3100 < face.y + face.h / 2 < 3520 and 200 < face.w < 500
+
+
+def test_no_face_in_textures():  # (the Haar baseline reports faces in most of them)
+    from train.face_detection import PHOTO, texture
+
+    assert all(detect_faces(texture(np.random.default_rng(seed), PHOTO)) == [] for seed in range(5))
+
+
+def test_the_haar_baseline_still_finds_the_drawn_faces():
+    assert len(detect_faces(two_face_photo(), "haar")) == 2
+
+
+def test_landmarks_sit_where_a_face_has_them():
+    from genmodels import load
+
+    boxes, scores, landmarks = load("face-detector").detect(np.asarray(schematic_face(240)))
+    assert len(boxes) == 1 and scores[0] > 0.95
+    (left_eye, right_eye, nose, mouth_left, mouth_right) = landmarks[0]
+    assert left_eye[0] < nose[0] < right_eye[0] and max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])
+
+
+def test_a_huge_jpeg_is_decoded_small_and_keeps_its_shape(tmp_path):
+    from genmodels.facecrop import WORK_SIDE
+
+    path = saved(tmp_path, Image.new("RGB", (6000, 4000), (10, 200, 30)), "huge.jpg", quality=80)
+    out = read_image(path)
+    assert WORK_SIDE <= max(out.size) < 6000 and out.size[0] * 2 == out.size[1] * 3  # 3000x2000: half scale
+    assert read_image(saved(tmp_path, Image.new("RGB", (1024, 768)), "small.jpg")).size == (1024, 768)

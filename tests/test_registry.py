@@ -76,7 +76,8 @@ def test_unknown_model_name():
 def test_spaces_yaml_lists_exactly_the_registered_models():
     assert list(SPACE["models"]) == list(REGISTRY)
     for name, entry in SPACE["models"].items():
-        assert entry["local_dir"] == f"weights/{name}" and "/" in entry["repo_id"] and entry["datasets"]
+        assert entry["local_dir"] == f"weights/{name}" and "/" in entry["repo_id"]
+        assert entry["datasets"] or name == "face-detector"  # the detector is converted from MTCNN, not trained here
 
 
 def test_readme_front_matter_agrees_with_spaces_yaml():

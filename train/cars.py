@@ -37,6 +37,7 @@ class Config(cats.Config):
 
     dataset: str = "genmodels/car-views-pseudo"  # id or folder (made by train.car_dataset)
     max_steps: int = 30_000  # generator steps in all
+    minibatch_group: int = 4  # batches hold runs of 4 images of one view, and D's minibatch-std looks at each run
 
 
 def main(argv=None):
@@ -50,7 +51,7 @@ def main(argv=None):
     state = processes()
     # The dataset holds our train part only (train.car_dataset): all of it is for training.
     data = class_batches([config.dataset], config.resolution, 3, config.batch_size, seed=config.seed,
-                         rank=state.process_index, world_size=state.num_processes)  # fmt: skip
+                         rank=state.process_index, world_size=state.num_processes, group=config.minibatch_group)  # fmt: skip
     grid = [view for view in CAR_VIEWS for _ in range(8)]  # a row of eight cars per view
 
     trainer = Trainer("cars", config, {"generator": generator, "discriminator": discriminator}, optimizers, data,

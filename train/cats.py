@@ -62,6 +62,7 @@ class Config(TrainConfig):
     lr_g: float = 2e-4  # generator Adam learning rate
     lr_d: float = 2e-4  # discriminator Adam learning rate
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam betas
+    minibatch_group: int = 0  # D's minibatch-std over groups of this many images (0: the whole batch)
     augment: list[str] = field(default_factory=list)  # DiffAugment policy for longer runs (translation, cutout, color)
     mixed_precision: str = "bf16"  # autocast: "bf16" is ~1.7x faster on CPU
     batch_size: int = 64  # images per step per process
@@ -75,10 +76,11 @@ def build(config: Config, labels: list[str] | None = None) -> tuple[Generator, D
     label embedding in G, the projection term in D)."""
     classes = len(labels or [])
     generator = Generator(resolution=config.resolution, latent_dim=config.latent_dim, base_channels=config.g_channels,
-                          last_channels=config.g_last_channels, num_classes=classes, labels=labels)  # fmt: skip
+                          last_channels=config.g_last_channels, num_classes=classes, labels=labels,
+                          label_in_latent=False)  # fmt: skip
     discriminator = Discriminator(resolution=config.resolution, base_channels=config.d_channels, use_spectral_norm=False,
                                   batch_norm=True, minibatch_std=True, stem=False, positional_head=True,
-                                  num_classes=classes)  # fmt: skip
+                                  num_classes=classes, minibatch_group=config.minibatch_group)  # fmt: skip
     return generator, discriminator
 
 

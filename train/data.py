@@ -88,11 +88,13 @@ class ExampleStream:
 
 class Batches:
     """(images, labels) batches from an ExampleStream; with `balance`, labels are drawn uniformly over the classes
-    seen so far, each from a per-class reservoir, so rare classes are learned as well as common ones."""
+    seen so far, each from a per-class reservoir, so rare classes are learned as well as common ones (with `group`,
+    in runs of that many images of one class)."""
 
     def __init__(self, stream: ExampleStream, batch_size: int, *, balance: bool = False,
-                 reservoir: int = 1024, seed: int = 0):  # fmt: skip
+                 reservoir: int = 1024, seed: int = 0, group: int = 1):  # fmt: skip
         self.stream, self.batch_size, self.balance, self.reservoir = stream, batch_size, balance, reservoir
+        self.group = group if balance and group > 1 and batch_size % group == 0 else 1
         self.rng = random.Random(seed)
         self.pools: dict[int, list] = {}
         self.examples = iter(stream)
@@ -115,7 +117,9 @@ class Batches:
             for _ in range(self.batch_size):  # the stream advances one example per drawn example
                 self.add(next(self.examples))
             classes = list(self.pools)
-            batch = [self.rng.choice(self.pools[self.rng.choice(classes)]) for _ in range(self.batch_size)]
+            # `group` images of one class side by side (a group per drawn class), for a grouped minibatch-std
+            drawn = [self.rng.choice(classes) for _ in range(self.batch_size // self.group)]
+            batch = [self.rng.choice(self.pools[c]) for c in drawn for _ in range(self.group)]
         else:
             batch = [next(self.examples) for _ in range(self.batch_size)]
             self.seen += self.batch_size
@@ -147,11 +151,11 @@ def labelled_stream(datasets: list[str], labels: list[int] | None = None, *, par
 
 def class_batches(datasets: list[str], size: int, channels: int, batch_size: int, labels: list[int] | None = None,
                   *, part: str = "all", balance: bool = True, seed: int = 0, rank: int = 0,
-                  world_size: int = 1) -> Batches:  # fmt: skip
+                  world_size: int = 1, group: int = 1) -> Batches:  # fmt: skip
     """(image, label) batches at `size` x `size` from `labelled_stream`: class-balanced, or in stream order."""
     dataset = labelled_stream(datasets, labels, part=part, seed=seed, rank=rank, world_size=world_size)
     stream = ExampleStream(dataset, lambda ex: (image_to_tensor(decode_image(ex["image"]), size, channels), ex["label"]))
-    return Batches(stream, batch_size, balance=balance, seed=seed + rank)
+    return Batches(stream, batch_size, balance=balance, seed=seed + rank, group=group)
 
 
 def held_out(datasets: list[str], n: int, size: int = 64, part: str = "holdout") -> torch.Tensor:

@@ -8,8 +8,10 @@
   real split and the compared one, the floor a perfect generator would reach.
 
 - For the transfer VAE: on our held-out images of each domain, KID (x100) of the transfers against the target
-  domain's images (beside the KID of the untouched inputs), transfer success (the share the domain classifier
-  assigns to the target label), and the PSNR of the round trip real -> anime -> real (and of plain reconstruction).
+  domain's images (beside the KID of the untouched inputs), transfer success by two judges (the share the domain
+  classifier assigns to the target label, and the share a logistic regression on Inception features of our train
+  part's real images of both domains, which the model never trained against, does), the PSNR of the round trip
+  real -> anime -> real (and of plain reconstruction), and the SSIM of each output and its input at 16x16 grey.
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.evaluate --model cats --num-samples 10000
     GENMODELS_DATA_DIR=../shared/datasets python -m train.evaluate --model transfer --classifier transfer-classifier --num-real 1000
@@ -23,11 +25,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from datasets import Image
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
@@ -59,8 +62,11 @@ class Config:
     skip_inception: bool = False  # only the classifier scores
     truncation: float = 1.0  # GANs: latent truncation to sample at (the app's default setting, to measure what users get)
     density: str = "prior"  # VAEs: sample the "prior" or the fitted "mixture" (train.fit_density)
+    label_shares: str = ""  # conditional GANs: for FID/KID draw labels with their shares in this labelled dataset (id or folder; e.g. the hand labels of the compared split), not cycled uniformly
+    classified_samples: int = 2000  # with --label-shares: samples, labels cycled uniformly, for the classifier's scores
     checkpoint: str = ""  # a training checkpoint folder to measure instead of the shipped weights (never recorded)
     part: str = "holdout"  # transfer: our part of each dataset to score on, "holdout" or "train" (never recorded)
+    probe_images: int = 1000  # transfer: images per domain of our train part the Inception probe is fitted on
     record: bool = True  # write the numbers into the model card
 
 
@@ -182,12 +188,22 @@ def real_features(config: Config, extractors: dict, size: int, channels: int, sp
     return result
 
 
-def fake_features(model, config: Config, extractors: dict) -> dict[str, np.ndarray]:
-    """{extractor name: features} and the conditioning "labels" of `num_samples` generated images."""
+def label_shares(dataset: str, labels: list[str]) -> np.ndarray:
+    """Each label's share of a labelled dataset's train split (its `label` column)."""
+    counts = np.bincount([example["label"] for example in open_stream(dataset, buffer_size=1).select_columns(["label"])],
+                         minlength=len(labels))  # fmt: skip
+    return counts / counts.sum()
+
+
+def fake_features(model, config: Config, extractors: dict, shares: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """{extractor name: features} and the conditioning "labels" of `num_samples` generated images: labels cycled
+    uniformly, or drawn with `shares` (seeded)."""
     features = {name: [] for name in extractors} | {"labels": []}
+    drawn = np.random.default_rng(config.seed).choice(len(shares), config.num_samples, p=shares) if shares is not None else None
     for i, start in enumerate(tqdm(range(0, config.num_samples, config.batch_size), desc="generated")):
         n = min(config.batch_size, config.num_samples - start)
         labels = (torch.arange(start, start + n) % len(model.labels)).tolist() if model.labels else None
+        labels = drawn[start : start + n].tolist() if drawn is not None else labels
         options = {"labels": labels} if labels else {}
         options |= {"truncation": config.truncation} if config.truncation != 1.0 else {}
         options |= {"density": config.density} if config.density != "prior" else {}
@@ -224,7 +240,8 @@ def evaluate(config: Config) -> dict[str, float]:
     if classifier is not None:
         extractors["classifier"] = lambda images: classifier.features(images.to(classifier.device)).cpu().numpy()
         extractors["probs"] = lambda images: classifier.predict(images).cpu().numpy()
-    real, fake = real_features(config, extractors, size, channels), fake_features(model, config, extractors)
+    shares = label_shares(config.label_shares, model.labels) if config.label_shares else None
+    real, fake = real_features(config, extractors, size, channels), fake_features(model, config, extractors, shares)
     metrics = {}
     if "inception" in extractors:
         metrics["FID"] = frechet_distance(fake["inception"], real["inception"])
@@ -237,11 +254,14 @@ def evaluate(config: Config) -> dict[str, float]:
                 real["inception"][~held], real["inception"][held])
     if classifier is not None:
         has_digits = list(classifier.labels[:10]) == list("0123456789")
-        metrics |= classifier_accuracy(fake["probs"], fake["labels"], "generated", has_digits)
+        judged = fake  # with label shares the rare labels are too few there: the classifier judges a uniform set
+        if shares is not None:
+            judged = fake_features(model, replace(config, num_samples=config.classified_samples), {"probs": extractors["probs"]})
+        metrics |= classifier_accuracy(judged["probs"], judged["labels"], "generated", has_digits)
         if len(classifier.labels) <= PER_CLASS_MAX:  # e.g. each car view's fidelity
-            predicted = fake["probs"].argmax(1)
-            metrics |= {f"classifier accuracy, generated {label}": float((predicted[fake["labels"] == i] == i).mean())
-                        for i, label in enumerate(classifier.labels) if (fake["labels"] == i).any()}  # fmt: skip
+            predicted = judged["probs"].argmax(1)
+            metrics |= {f"classifier accuracy, generated {label}": float((predicted[judged["labels"] == i] == i).mean())
+                        for i, label in enumerate(classifier.labels) if (judged["labels"] == i).any()}  # fmt: skip
         if (real["labels"] >= 0).all():
             metrics |= classifier_accuracy(real["probs"], real["labels"], "real", has_digits)
         metrics["classifier FD"] = frechet_distance(fake["classifier"], real["classifier"])
@@ -257,6 +277,36 @@ def evaluate(config: Config) -> dict[str, float]:
         metrics["PSNR dB, reconstruction of our held-out part"] = mean_psnr(
             batched(lambda x: model.reconstruct(x.to(model.device)).float().cpu(), images, config.batch_size), images)
     return metrics
+
+
+def small_ssim(images: torch.Tensor, references: torch.Tensor, side: int = 16, window: int = 7) -> np.ndarray:
+    """SSIM (Wang et al. 2004; 7x7 uniform windows) per image pair, on greyscale copies shrunk to side x side: does
+    an output keep its input's layout and pose, whatever it did to the finer detail?"""
+
+    def grey(x: torch.Tensor) -> torch.Tensor:
+        x = (x.float().expand(-1, 3, -1, -1) + 1) / 2
+        luma = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        return F.interpolate(luma, size=(side, side), mode="area")
+
+    x, y = grey(images), grey(references)
+    mean_x, mean_y = F.avg_pool2d(x, window, 1), F.avg_pool2d(y, window, 1)
+    var_x, var_y = F.avg_pool2d(x * x, window, 1) - mean_x**2, F.avg_pool2d(y * y, window, 1) - mean_y**2
+    cov = F.avg_pool2d(x * y, window, 1) - mean_x * mean_y
+    c1, c2 = 0.01**2, 0.03**2
+    ssim = (2 * mean_x * mean_y + c1) * (2 * cov + c2) / ((mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2))
+    return ssim.mean((1, 2, 3)).numpy()
+
+
+def fit_probe(features: dict[str, np.ndarray]):
+    """The second judge of transfers: a logistic regression on Inception-v3 pool features of real images of each
+    domain ({label: (N, 2048)}), standardised. The transfer model never trained against it."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = np.concatenate(list(features.values()))
+    y = np.concatenate([np.full(len(f), label) for label, f in features.items()])
+    return make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000)).fit(x, y)
 
 
 def mean_psnr(images: torch.Tensor, references: torch.Tensor) -> float:
@@ -277,24 +327,33 @@ def evaluate_transfer(config: Config) -> dict[str, float]:
     size, n, bs = model.config.resolution, config.num_real or 10**9, config.batch_size
     inputs = {label: held_out(DOMAIN_DATA[label], n, size, config.part) for label in model.labels}
     inception = None if config.skip_inception else InceptionFeatures(model.device)
-    feats = {}
+
+    def real_features(label: str, images: torch.Tensor, part: str) -> np.ndarray:  # cached: they change only with the data
+        path = cache_path(part, DOMAIN_DATA[label], len(images), size, inception.name)
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_file({"f": batched(lambda x: torch.from_numpy(inception(x)), images, bs)}, path)
+        return load_file(path)["f"].numpy()
+
+    feats, probe = {}, None
     if inception is not None:
-        for label, images in inputs.items():  # real features are cached: they change only with the data
-            path = cache_path(config.part, DOMAIN_DATA[label], len(images), size, inception.name)
-            if not path.is_file():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                save_file({"f": torch.from_numpy(batched(lambda x: torch.from_numpy(inception(x)), images, bs).numpy())}, path)
-            feats[label] = load_file(path)["f"].numpy()
+        feats = {label: real_features(label, images, config.part) for label, images in inputs.items()}
+        probe = fit_probe({label: real_features(label, held_out(DOMAIN_DATA[label], config.probe_images, size, "train"), "train")
+                           for label in model.labels})  # fmt: skip
     metrics = {}
     for label, images in inputs.items():
         predicted = batched(classifier.predict, images, bs).argmax(1).cpu()
         metrics[f"classifier accuracy, real {label} images"] = float((predicted == model.labels.index(label)).float().mean())
+        if probe is not None:
+            metrics[f"Inception probe accuracy, real {label} images"] = float((probe.predict(feats[label]) == label).mean())
     for source, target in ((a, b) for a in model.labels for b in model.labels if a != b):
         moved = batched(lambda x: model.transfer(x, source, target).float().cpu(), inputs[source], bs)
         predicted = batched(classifier.predict, moved, bs).argmax(1).cpu()
         metrics[f"transfer success, {source} -> {target}"] = float((predicted == model.labels.index(target)).float().mean())
+        metrics[f"SSIM 16x16 grey, {source} -> {target} vs its input"] = float(small_ssim(moved, inputs[source]).mean())
         if inception is not None:
             fake = batched(lambda x: torch.from_numpy(inception(x)), moved, bs).numpy()
+            metrics[f"Inception probe transfer success, {source} -> {target}"] = float((probe.predict(fake) == target).mean())
             metrics[f"KIDx100, {source} -> {target} vs {target}"] = 100 * kernel_inception_distance(fake, feats[target])
             metrics[f"KIDx100, untouched {source} vs {target}"] = 100 * kernel_inception_distance(feats[source], feats[target])
         back = batched(lambda x: model.transfer(x, target, source).float().cpu(), moved, bs)
@@ -359,11 +418,12 @@ def main(argv=None):
             print(f"recorded in {folder / 'README.md'}")
         return
     metrics = evaluate(config)
+    split = config.split + (f", labels drawn at their shares in {config.label_shares}" if config.label_shares else "")
     for name, value in metrics.items():
-        print(f"{config.model} {name}: {value:.4f}  (n={config.num_samples} vs {config.dataset}:{config.split})")
+        print(f"{config.model} {name}: {value:.4f}  (n={config.num_samples} vs {config.dataset}:{split})")
     if config.record:
         folder = resolve(config.model)
-        record_metrics(folder, config.model, {k: (v, config.dataset, config.split) for k, v in metrics.items()})
+        record_metrics(folder, config.model, {k: (v, config.dataset, split) for k, v in metrics.items()})
         print(f"recorded in {folder / 'README.md'}")
         if "classifier accuracy, real" in metrics:  # the judge's own card carries its calibration too
             judge = resolve(config.classifier)

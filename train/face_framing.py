@@ -1,4 +1,4 @@
-"""Measure how the `celeb-faces` training images frame a face, in units of the Haar detector's face box: the
+"""Measure how the `celeb-faces` training images frame a face, in units of the face detector's box: the
 constants FRAMING_SIDE / FRAMING_DX / FRAMING_DY of `genmodels.facecrop`, which crop uploaded photos the same way.
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.face_framing --num-images 1000
@@ -23,7 +23,7 @@ class Config:
 
     dataset: str = "genmodels/celeb-faces"  # the framing to copy
     num_images: int = 1000  # images to measure
-    upscale: int = 4  # the 64x64 images are upscaled first: the cascade's smallest face is 24 px
+    upscale: int = 4  # the 64x64 images are upscaled first, as small faces in photos are
 
 
 def measure(images, upscale: int) -> tuple[np.ndarray, int]:

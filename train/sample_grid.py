@@ -6,6 +6,8 @@
     python -m train.sample_grid --model transfer --cols 12 --examples 4   # held-out rows; app examples
     python -m train.sample_grid --model faces --density mixture --walk 4 --walk-out docs/faces-morph.gif \
         --attribute male                                                  # and docs/faces-attributes.png
+    python -m train.sample_grid --model cars --cols 10 --walk 4 --training-run $HOME/runs/cars
+        # a row per view (a column per car), docs/cars-walk.gif and docs/cars-training.gif
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from PIL import Image
 
 from genmodels.base import image_grid, save_gif, to_pil
-from genmodels.registry import ROOT, load
+from genmodels.registry import ROOT, WALK_AROUND, load
 from genmodels.writing import colorize, write
 
 from .config import parse
@@ -48,6 +50,8 @@ class Config:
     attribute: str = ""  # VAEs: also write docs/<model>-attributes.png, a row per sample moved along this direction
     attribute_amount: float = 2.0  # how far each way, in units of the distance between the two labels' mean codes
     attribute_steps: int = 7  # faces per row
+    training_run: str = ""  # also write docs/<model>-training.gif from this run's fixed-seed sample grids
+    training_every: int = 500  # steps between the training GIF's frames
 
 
 def latent_walk(model, config: Config) -> list:
@@ -114,6 +118,38 @@ def write_examples(model, config: Config) -> None:
     print(f"wrote {config.examples} examples per label to {folder}")
 
 
+@torch.no_grad()
+def view_rows(model, cols: int, seed: int) -> torch.Tensor:
+    """Cars: a row per view in walking order, a column per latent (the same car seen from each side)."""
+    z = model.latents(cols, seed)
+    return image_grid(torch.cat([model(z, model.label_ids([view] * cols)).cpu() for view in WALK_AROUND]), nrow=cols)
+
+
+@torch.no_grad()
+def walk_around(model, config: Config) -> list:
+    """Frames of a `walk` x `walk` grid of cars, each turning through the views in walking order."""
+    cars = torch.stack([model.relabel(WALK_AROUND, seed=config.seed + i).cpu() for i in range(config.walk**2)])
+    return [to_pil(image_grid(cars[:, t], nrow=config.walk)) for t in range(len(WALK_AROUND))]
+
+
+def training_frames(run: Path, every: int) -> list:
+    """The run's fixed-seed sample grids (samples/step-*.png) every `every` steps, each captioned with its step."""
+    from PIL import ImageDraw
+
+    frames = []
+    for path in sorted(Path(run, "samples").glob("step-*.png")):
+        step = int(path.stem.split("-")[1])
+        if step % every == 0:
+            grid = Image.open(path).convert("RGB")
+            frame = Image.new("RGB", (grid.width, grid.height + 18), "white")
+            frame.paste(grid, (0, 18))
+            ImageDraw.Draw(frame).text((4, 3), f"step {step:,}", fill="black")
+            frames.append(frame)
+    if not frames:
+        raise SystemExit(f"no sample grids every {every} steps in {run}/samples")
+    return frames
+
+
 def main(argv=None):
     config = parse(Config, argv)
     model = load(config.model)
@@ -126,6 +162,8 @@ def main(argv=None):
             write_examples(model, config)
     elif config.per_class:
         grid = to_pil(class_grid(model, config.per_class, config.cols, config.seed))
+    elif config.model == "cars":
+        grid = to_pil(view_rows(model, config.cols, config.seed))
     else:
         grid = to_pil(image_grid(model.sample(config.rows * config.cols, seed=config.seed, **density(config)).cpu(),
                                  nrow=config.cols))  # fmt: skip
@@ -142,7 +180,14 @@ def main(argv=None):
     print(f"wrote {out}")
     if config.walk:
         gif = config.walk_out or Path(out).with_name(f"{Path(out).stem}-walk.gif")
-        save_gif(latent_walk(model, config), gif, duration_ms=80, bounce=False)  # at 1x: a GIF of 64 px cells is heavy
+        if config.model == "cars":
+            save_gif(walk_around(model, config), gif, scale=config.scale, duration_ms=350, bounce=False)
+        else:
+            save_gif(latent_walk(model, config), gif, duration_ms=80, bounce=False)  # at 1x: a GIF of 64 px cells is heavy
+        print(f"wrote {gif}")
+    if config.training_run:
+        gif = Path(out).with_name(f"{Path(out).stem}-training.gif")
+        save_gif(training_frames(Path(config.training_run), config.training_every), gif, duration_ms=400, bounce=False)
         print(f"wrote {gif}")
     if config.attribute:
         strip = Path(out).with_name(f"{Path(out).stem}-attributes.png")
