@@ -537,7 +537,7 @@ def about(problems: dict[str, WeightsError | None]) -> str:
     for name, spec in REGISTRY.items():
         metrics = ", ".join(f"{k} = {v:.4g}" for k, v in card_metrics(name).items()) or "not measured yet"
         status = "ready" if problems[name] is None else "not available"
-        data = ", ".join(SPACE["models"][name]["datasets"])
+        data = ", ".join(SPACE["models"][name]["datasets"]) or "converted, not trained here"
         rows.append(f"| `{name}` | {spec.description} | {data} | {status} | {metrics} |")
     return ("| model | what it is | trained on | status | measured |\n|---|---|---|---|---|\n" + "\n".join(rows)
             + "\n\nMetrics come from each model card (`weights/<name>/README.md`), written by `python -m train.evaluate`.")  # fmt: skip

@@ -1,8 +1,8 @@
 """Cars, step 3: one view-conditional generator at 64x64 for the eight viewpoints, trained on the pseudo-labelled,
 mirrored photos of `train.car_dataset` with the cat GAN's recipe (RaLSGAN, DCGAN discriminator with a minibatch-std
-channel, EMA, bf16), the label in both networks: conditional BatchNorm and a label embedding in the generator, the
-projection term (Miyato & Koyama 2018) in the discriminator. Views are drawn uniformly, so the rarest (rear) is
-learned as well as the commonest (front-left).
+channel, EMA, bf16), the label in both networks: conditional BatchNorm in the generator, the projection term
+(Miyato & Koyama 2018) in the discriminator. Views are drawn uniformly, so the rarest (rear) is learned as well as
+the commonest (front-left), in runs of four images of one view, which the minibatch-std channel compares.
 
     python -m train.cars --dataset $HOME/data/car-views-pseudo
 """
@@ -21,10 +21,20 @@ from .data import class_batches
 from .loop import Trainer, processes
 
 NOTES = """\
-- The cat GAN's recipe (`train.cats`), conditioned on the viewpoint: a label embedding concatenated to z and
-  conditional BatchNorm in the generator, the projection term in the discriminator. RaLSGAN, Adam (lr G
+- The cat GAN's recipe (`train.cats`), conditioned on the viewpoint: conditional BatchNorm (a gain and a bias per
+  view) after every generator layer, the projection term in the discriminator. RaLSGAN, Adam (lr G
   {config.lr_g}, D {config.lr_d}, betas {config.betas}), bf16 autocast ({config.mixed_precision}); the shipped
   weights are the EMA (decay {config.ema_decay}) with BatchNorm statistics recomputed.
+- Three things the cat recipe needed for a label, each found by a failed run (`$HOME/runs/cars-*`):
+  1. The projection term's view embedding starts at zero. At PyTorch's N(0, 1) initialisation, against the
+     sum-pooled features of a discriminator without spectral norm, it put label terms of ~50 into every score
+     (losses of 200-600 in the first steps), and the generator drew noise at step 1,000.
+  2. Batches hold runs of {config.minibatch_group} images of one view, and the minibatch-std channel is computed per
+     run. Over a whole batch of mixed views it saw plenty of variety even when each view was drawn one way only.
+  3. The view reaches the generator through conditional BatchNorm only, not also as an embedding appended to z.
+     With it, the first layer's BatchNorm statistics measured mostly the gaps between views, and z was left too
+     little say: at step 500 the eight cars of each view were one car (pixel std across z 0.05-0.10, against
+     0.43 without it at step 250).
 - Data: {config.dataset}, the photos of our train part of the car datasets that the `car-views` classifier was at
   least 70% sure of, each also mirrored into the opposite view, letterboxed to 64x64 (the whole car in the square).
   Views drawn uniformly.

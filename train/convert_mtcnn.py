@@ -18,6 +18,7 @@ import torch
 
 from genmodels.facedetect import FaceDetector
 
+from .card import METRICS_END, METRICS_START
 from .config import command_line, parse
 
 CARD = """\
@@ -39,6 +40,10 @@ using Multi-task Cascaded Convolutional Networks"), three small CNNs in a cascad
   and O-Net, pyramid factor {config.pyramid_factor}.
 - Measured on our held-out faces pasted into photos, and on face-free photos, by `python -m train.face_detection`
   (below, and in the README).
+
+## Metrics
+{start}
+{end}
 """
 
 
@@ -68,6 +73,7 @@ def main(argv=None):
     digest = hashlib.sha256(Path(config.wheel).read_bytes()).hexdigest()
     (out / "README.md").write_text(CARD.format(wheel=Path(config.wheel).name, digest=digest, config=detector.config,
                                                thresholds=", ".join(map(str, config.thresholds)),
+                                               start=METRICS_START, end=METRICS_END,
                                                command=command_line(__spec__.name, argv)), encoding="utf-8")  # fmt: skip
     print(f"MTCNN weights -> {out}")
 

@@ -156,7 +156,7 @@ def real_features(config: Config, extractors: dict, size: int, channels: int, sp
     source = dataset_source(config.dataset)
     judge = fingerprint(config.classifier) if config.classifier else ""
     framing = "letterbox" if config.model in LETTERBOXED else "resize"
-    key = (os.path.abspath(source) if Path(source).is_dir() else source, split, size, channels, config.num_real, judge)
+    key = (os.path.realpath(source) if Path(source).is_dir() else source, split, size, channels, config.num_real, judge)
     path = cache_path(*key, sorted(extractors), "holdout", *([framing] if framing != "resize" else []))  # old keys stay
     if path.is_file():
         return {k: v.numpy() for k, v in load_file(path).items()}
