@@ -181,7 +181,7 @@ class Discriminator(nn.Module):
         self.head = sn(nn.Linear(widths[-1] * (size * size if positional_head else 1), 1))
         self.class_embed = sn(nn.Embedding(num_classes, widths[-1])) if num_classes else None
         if self.class_embed is not None and not use_spectral_norm:
-            # Unnormalised, N(0, 1) rows against sum-pooled features put label terms of ~100 into every score from
+            # Unnormalised, N(0, 1) rows against sum-pooled features put label terms of tens into every score from
             # the first step (a relativistic loss then compares them across labels, and the first cars run drew
             # noise): start at 0, so the label's part grows only as D learns it.
             nn.init.zeros_(self.class_embed.weight)

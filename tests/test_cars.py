@@ -180,3 +180,15 @@ def test_docs_show_a_row_per_view_the_walk_around_and_the_training_grids(tiny_mo
     assert Image.open(walk).size == (2 * 18 + 2, 2 * 18 + 2) and gif_duration_ms(walk) == 8 * 350
     training = Image.open(tmp_path / "cars-training.gif")
     assert training.n_frames == 2 and training.size == (40, 58) and gif_duration_ms(tmp_path / "cars-training.gif") == 800
+
+
+def test_grouped_batches_and_minibatch_std_see_each_view_on_its_own():
+    from genmodels.gan import MinibatchStd
+    from train.data import Batches
+
+    stream = [(torch.full((3, 4, 4), float(i % 8)), i % 8) for i in range(400)]
+    labels = next(Batches(iter(stream), 32, balance=True, group=4, seed=1))[1]
+    assert all(len(set(labels[i : i + 4].tolist())) == 1 for i in range(0, 32, 4)) and len(set(labels.tolist())) > 1
+    same_within = torch.repeat_interleave(torch.randn(4, 2, 3, 3), 4, dim=0)  # 4 groups, 4 identical images each
+    assert MinibatchStd(4)(same_within)[:, -1].abs().max() == 0  # each run lacks variety: D sees it
+    assert MinibatchStd()(same_within)[:, -1].min() > 0  # over the whole batch it looks varied

@@ -25,16 +25,18 @@ NOTES = """\
   view) after every generator layer, the projection term in the discriminator. RaLSGAN, Adam (lr G
   {config.lr_g}, D {config.lr_d}, betas {config.betas}), bf16 autocast ({config.mixed_precision}); the shipped
   weights are the EMA (decay {config.ema_decay}) with BatchNorm statistics recomputed.
-- Three things the cat recipe needed for a label, each found by a failed run (`$HOME/runs/cars-*`):
+- What the cat recipe needed for a label, from three failed runs (`$HOME/runs/cars-failed-v1`,
+  `cars-collapsed-v2`, `cars-collapsed-v3`):
   1. The projection term's view embedding starts at zero. At PyTorch's N(0, 1) initialisation, against the
-     sum-pooled features of a discriminator without spectral norm, it put label terms of ~50 into every score
-     (losses of 200-600 in the first steps), and the generator drew noise at step 1,000.
-  2. Batches hold runs of {config.minibatch_group} images of one view, and the minibatch-std channel is computed per
-     run. Over a whole batch of mixed views it saw plenty of variety even when each view was drawn one way only.
+     sum-pooled features of a discriminator without spectral norm, it put label terms of tens into every score
+     (losses of 200-600 in the first steps), and the generator drew noise at step 1,000 (run 1).
+  2. With that fixed, each view came out as one car whatever z was (run 2, step 500: pixel std across z 0.05-0.10
+     within a view, 0.44 across views). Two changes followed. Batches now hold runs of {config.minibatch_group} images of
+     one view, and the minibatch-std channel is computed per run: over a batch of mixed views it saw variety even
+     when each view was drawn one way only. That alone did not help (run 3, step 250: std 0.09 within a view).
   3. The view reaches the generator through conditional BatchNorm only, not also as an embedding appended to z.
-     With it, the first layer's BatchNorm statistics measured mostly the gaps between views, and z was left too
-     little say: at step 500 the eight cars of each view were one car (pixel std across z 0.05-0.10, against
-     0.43 without it at step 250).
+     With it, the first layer's BatchNorm statistics measured mostly the gaps between views and left z too little
+     say; without it, z moves the picture as much as the view does (this run, step 250: std 0.43 within a view).
 - Data: {config.dataset}, the photos of our train part of the car datasets that the `car-views` classifier was at
   least 70% sure of, each also mirrored into the opposite view, letterboxed to 64x64 (the whole car in the square).
   Views drawn uniformly.

@@ -72,8 +72,8 @@ class Config(TrainConfig):
 
 
 def build(config: Config, labels: list[str] | None = None) -> tuple[Generator, Discriminator]:
-    """The generator and DCGAN discriminator; with `labels`, both conditioned on them (conditional BatchNorm and a
-    label embedding in G, the projection term in D)."""
+    """The generator and DCGAN discriminator; with `labels`, both conditioned on them (a label's gain and bias in
+    every BatchNorm of G, the projection term in D)."""
     classes = len(labels or [])
     generator = Generator(resolution=config.resolution, latent_dim=config.latent_dim, base_channels=config.g_channels,
                           last_channels=config.g_last_channels, num_classes=classes, labels=labels,
