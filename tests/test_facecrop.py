@@ -158,3 +158,26 @@ def test_a_huge_jpeg_is_decoded_small_and_keeps_its_shape(tmp_path):
     out = read_image(path)
     assert WORK_SIDE <= max(out.size) < 6000 and out.size[0] * 2 == out.size[1] * 3  # 3000x2000: half scale
     assert read_image(saved(tmp_path, Image.new("RGB", (1024, 768)), "small.jpg")).size == (1024, 768)
+
+
+def test_the_detection_measurement_finds_pasted_faces_and_counts_false_alarms(tmp_path, monkeypatch):
+    from datasets import Dataset, Features, Image as ImageFeature
+
+    from train import face_detection
+
+    from .conftest import make_image_dataset, png_bytes
+
+    faces = [np.asarray(Image.blend(schematic_face(64), Image.new("RGB", (64, 64), (i, 0, 0)), 0.1)) for i in range(80)]
+    (tmp_path / "faces" / "data").mkdir(parents=True)  # 80 drawn faces (all different bytes: some land in our held-out part)
+    Dataset.from_dict({"image": [{"bytes": png_bytes(f), "path": None} for f in faces]},
+                      features=Features({"image": ImageFeature()})).to_parquet(tmp_path / "faces" / "data" / "train-00000-of-00001.parquet")
+    noise = make_image_dataset(tmp_path / "noise", 80, size=32)
+    config = face_detection.parse(face_detection.Config, ["--faces", str(tmp_path / "faces"), "--sizes", "160", "--num-faces", "3",
+                                                          "--num-large", "1", "--cats", str(noise), "--cars", str(noise),
+                                                          "--num-free", "2", "2", "2", "--no-record"])  # fmt: skip
+    results = face_detection.measure(config)
+    assert set(results) == {"mtcnn", "haar"}
+    mtcnn = results["mtcnn"]
+    assert mtcnn["found, 160 px face, plain 1024x768"] == 1.0 and mtcnn["found, 160 px face, textured 1024x768"] > 0.5
+    assert mtcnn["face reported in face-free textures"] == 0.0
+    assert "| found, 160 px face, plain 1024x768 | 100.0% |" in face_detection.table(results, config)
