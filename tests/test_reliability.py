@@ -47,7 +47,7 @@ def changed(args: list, index: int, value) -> list:
 # (endpoint, arguments, exact message); "<photo>" is replaced by an uploaded two-face photo, "<name>" by an upload of
 # that test file. Calls marked raw go over plain HTTP (NaN, infinity, wrong counts, paths that are not uploads).
 CASES = [
-    ("sample_cats", changed(CATS, 0, "abc"), f"The number of images must be a whole number from 1 to 64 (got 'abc')."),
+    ("sample_cats", changed(CATS, 0, "abc"), "The number of images must be a whole number from 1 to 64 (got 'abc')."),
     ("sample_cats", changed(CATS, 0, None), "The number of images must be a whole number from 1 to 64 (got nothing)."),
     ("sample_cats", changed(CATS, 0, [1, 2]), "The number of images must be a whole number from 1 to 64 (got a list)."),
     ("sample_cats", changed(CATS, 0, 1.5), "The number of images must be a whole number from 1 to 64 (got 1.5)."),

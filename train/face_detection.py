@@ -16,7 +16,6 @@ The table goes into the face detector's model card (`--no-record`: printed only)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
