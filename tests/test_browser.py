@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from genmodels import REGISTRY
+
 from .conftest import launched_app, two_face_photo, write_tiny_weights
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -114,7 +116,7 @@ def test_faces_morph_edit_and_reconstruct_draw(page, tmp_path):
 def test_about_tab_lists_every_model(page):
     page.get_by_role("tab", name="About").click()
     page.get_by_text("Metrics come from each model card").wait_for(timeout=WAIT_MS)
-    assert page.get_by_role("cell", name="ready").count() == 9
+    assert page.get_by_role("cell", name="ready").count() == len(REGISTRY)
 
 
 def test_the_api_link_shows_on_a_phone(browser):
