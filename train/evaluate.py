@@ -202,8 +202,10 @@ def fake_features(model, config: Config, extractors: dict, shares: np.ndarray | 
     drawn = np.random.default_rng(config.seed).choice(len(shares), config.num_samples, p=shares) if shares is not None else None
     for i, start in enumerate(tqdm(range(0, config.num_samples, config.batch_size), desc="generated")):
         n = min(config.batch_size, config.num_samples - start)
-        labels = (torch.arange(start, start + n) % len(model.labels)).tolist() if model.labels else None
-        labels = drawn[start : start + n].tolist() if drawn is not None else labels
+        if drawn is not None:
+            labels = drawn[start : start + n].tolist()
+        else:
+            labels = (torch.arange(start, start + n) % len(model.labels)).tolist() if model.labels else None
         options = {"labels": labels} if labels else {}
         options |= {"truncation": config.truncation} if config.truncation != 1.0 else {}
         options |= {"density": config.density} if config.density != "prior" else {}
@@ -328,7 +330,7 @@ def evaluate_transfer(config: Config) -> dict[str, float]:
     inputs = {label: held_out(DOMAIN_DATA[label], n, size, config.part) for label in model.labels}
     inception = None if config.skip_inception else InceptionFeatures(model.device)
 
-    def real_features(label: str, images: torch.Tensor, part: str) -> np.ndarray:  # cached: they change only with the data
+    def domain_features(label: str, images: torch.Tensor, part: str) -> np.ndarray:  # cached: they change only with the data
         path = cache_path(part, DOMAIN_DATA[label], len(images), size, inception.name)
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -337,8 +339,8 @@ def evaluate_transfer(config: Config) -> dict[str, float]:
 
     feats, probe = {}, None
     if inception is not None:
-        feats = {label: real_features(label, images, config.part) for label, images in inputs.items()}
-        probe = fit_probe({label: real_features(label, held_out(DOMAIN_DATA[label], config.probe_images, size, "train"), "train")
+        feats = {label: domain_features(label, images, config.part) for label, images in inputs.items()}
+        probe = fit_probe({label: domain_features(label, held_out(DOMAIN_DATA[label], config.probe_images, size, "train"), "train")
                            for label in model.labels})  # fmt: skip
     metrics = {}
     for label, images in inputs.items():
