@@ -42,7 +42,7 @@ class Config:
     examples: int = 0  # transfer: also write this many new faces per label, drawn by the model, as docs/examples/*.png
     temperature: float = 0.8  # transfer examples: scale of the latent draws around the fitted mean
     examples_dir: str = ""  # where the examples go (default docs/examples)
-    walk: int = 0  # unconditional models: also write docs/<model>-walk.gif, a walk x walk grid of latent walks
+    walk: int = 0  # also write docs/<model>-walk.gif: a walk x walk grid of latent walks (cars: of cars turning round)
     walk_legs: int = 3  # each cell of the walk visits this many seeds and comes back to the first
     walk_frames: int = 12  # frames per leg
     walk_out: str = ""  # the walk's GIF (default docs/<model>-walk.gif)
