@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -120,14 +119,11 @@ def main():
     parser.add_argument("--only", nargs="+", metavar="API_NAME", help="measure only these endpoints, e.g. /transfer")
     options = parser.parse_args()
     if options.tiny:
-        from genmodels.registry import REGISTRY, build_tiny
+        from genmodels.registry import REGISTRY, save_tiny
 
         folder = Path(tempfile.mkdtemp())
-        for name in REGISTRY:  # the face detector is not trained here: its bundled weights find the photo's face
-            if name == "face-detector":
-                shutil.copytree(ROOT / "weights" / name, folder / name)
-            else:
-                build_tiny(name).save_pretrained(folder / name)
+        for name in REGISTRY:
+            save_tiny(name, folder / name)
         os.environ["GENMODELS_WEIGHTS_DIR"] = str(folder)
 
     import torch

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class ModelSpec:
     cls: type[GenerativeModel]
     description: str
     tiny: dict = field(default_factory=dict)  # a config small enough for tests, same interface as the real one
+    converted: bool = False  # weights converted from elsewhere, not trained here (no tiny stand-in: see save_tiny)
 
 
 REGISTRY: dict[str, ModelSpec] = {
@@ -89,7 +91,7 @@ REGISTRY: dict[str, ModelSpec] = {
     ),
     "face-detector": ModelSpec(
         FaceDetector, "MTCNN face detector (finds the faces in uploaded photos; converted, not trained here)",
-        dict(min_face=40),
+        dict(min_face=40), converted=True,
     ),
 }  # fmt: skip
 
@@ -307,6 +309,15 @@ def build_tiny(name: str, seed: int = 0) -> GenerativeModel:
     """A randomly initialised small model of `name`'s class, for tests and smoke runs."""
     torch.manual_seed(seed)
     return REGISTRY[name].cls(**REGISTRY[name].tiny).eval()
+
+
+def save_tiny(name: str, folder: str | os.PathLike) -> None:
+    """`name`'s stand-in for tests and plumbing benchmarks into `folder`: a tiny random model, or for a converted one
+    (the face detector, which photo paths need to find faces) a copy of its bundled weights."""
+    if REGISTRY[name].converted:
+        shutil.copytree(ROOT / SPACE["models"][name]["local_dir"], folder)
+    else:
+        build_tiny(name).save_pretrained(folder)
 
 
 def front_matter() -> str:

@@ -3,7 +3,6 @@
 import contextlib
 import io
 import os
-import shutil
 
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
 
@@ -11,18 +10,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from genmodels import REGISTRY, build_tiny  # noqa: E402
-from genmodels.registry import ROOT  # noqa: E402
+from genmodels import REGISTRY, save_tiny  # noqa: E402
 
 
 def write_tiny_weights(folder, names=tuple(REGISTRY)):
-    """Tiny random models, except the face detector: it is not trained here, and photo tests need it to find faces,
-    so the bundled converted weights stand in for it."""
+    """Every model's stand-in (`save_tiny`: tiny random ones, the face detector's bundled weights)."""
     for name in names:
-        if name == "face-detector":
-            shutil.copytree(ROOT / "weights" / name, folder / name)
-        else:
-            build_tiny(name).save_pretrained(folder / name)
+        save_tiny(name, folder / name)
     return folder
 
 

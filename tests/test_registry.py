@@ -77,7 +77,7 @@ def test_spaces_yaml_lists_exactly_the_registered_models():
     assert list(SPACE["models"]) == list(REGISTRY)
     for name, entry in SPACE["models"].items():
         assert entry["local_dir"] == f"weights/{name}" and "/" in entry["repo_id"]
-        assert entry["datasets"] or name == "face-detector"  # the detector is converted from MTCNN, not trained here
+        assert entry["datasets"] or REGISTRY[name].converted  # the face detector is converted, not trained here
 
 
 def test_readme_front_matter_agrees_with_spaces_yaml():
