@@ -2,6 +2,7 @@
 
     HF_HUB_OFFLINE=1 python bench/bench.py            # the bundled weights
     HF_HUB_OFFLINE=1 python bench/bench.py --tiny     # tiny random weights (plumbing only, before models exist)
+    HF_HUB_OFFLINE=1 python bench/bench.py --cold-start --baseline 6ef59c7   # where start-up time goes, then vs now
 
 - model: the model call alone (`sample` / `transfer` / `write`), in-process, median of --repeats;
 - handler: the app's handler (validation, model, PIL conversion, PNG/GIF files), in-process; for /transfer and
@@ -9,11 +10,16 @@
   upscale; /morph_faces makes its strip and its 24-frame GIF;
 - client: the same request through gradio_client against `python app.py` in a subprocess;
 - cold start: subprocess start to the first answer of that endpoint; peak RSS: the server's VmHWM at the end.
+
+--cold-start splits `python app.py`'s start, up to the first answer of /sample_cats, into phases (interpreter,
+imports of gradio, torch and genmodels, building the UI, launching the server, the first request), for the working
+tree and for the --baseline commit (extracted with `git archive`) in alternating runs, and prints the medians.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -108,8 +114,67 @@ def first_answer(port: int, api_name: str, args, started: float, timeout: float 
             Client(f"http://127.0.0.1:{port}/", verbose=False).predict(*args, api_name=api_name)
             return time.time() - started
         except Exception:
-            time.sleep(0.2)
+            time.sleep(0.05)
     raise TimeoutError(f"{api_name} did not answer in {timeout} s")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# `python app.py` in stages, each stage's end printed as a time stamp; run in the tree being measured.
+STAGES = """
+import json, time
+def done(stage): print(json.dumps([stage, time.time()]), flush=True)
+done("interpreter")
+import gradio; done("import gradio")
+import torch; done("import torch")
+import genmodels; done("import genmodels (diffusers)")
+import app; done("build the UI")
+app.serve(block=False, quiet=True); done("launch the server")
+app.demo.block_thread()
+"""
+
+
+def cold_start_phases(tree: Path) -> dict[str, float]:
+    """One start of the app in `tree`: seconds spent in each stage, up to the first answer of /sample_cats."""
+    port = free_port()
+    started = time.time()
+    server = subprocess.Popen([sys.executable, "-c", STAGES], cwd=tree, env=dict(os.environ, GRADIO_SERVER_PORT=str(port)),
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        answered = started + first_answer(port, "/sample_cats", (16, 0, 1.0, "GAN (default)"), started)
+    finally:
+        server.terminate()
+        out, _ = server.communicate()
+    phases, last = {}, started
+    for stage, stamp in (json.loads(line) for line in out.splitlines() if line.startswith("[")):
+        phases[stage], last = stamp - last, stamp
+    phases["first request (/sample_cats, 16 cats)"] = answered - last
+    phases["total: start to first answer"] = answered - started
+    return phases
+
+
+def cold_start(baseline: str, repeats: int) -> None:
+    """Median stage times of the working tree and of the `baseline` commit, measured in alternating runs."""
+    trees = {"now": ROOT}
+    if baseline:
+        folder = Path(tempfile.mkdtemp(prefix="baseline-"))
+        archive = subprocess.run(["git", "archive", baseline], cwd=ROOT, check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        trees = {baseline: folder, **trees}
+    runs = {name: [] for name in trees}
+    for _ in range(repeats):
+        for name, tree in trees.items():
+            runs[name].append(cold_start_phases(tree))
+    stages = list(runs["now"][0])
+    print(f"cold start of `python app.py`, seconds, median of {repeats} runs each")
+    print("| stage | " + " | ".join(trees) + " |\n|---|" + "---|" * len(trees))
+    for stage in stages:
+        cells = [f"{statistics.median(run.get(stage, 0.0) for run in runs[name]):.2f}" for name in trees]
+        print(f"| {stage} | " + " | ".join(cells) + " |")
 
 
 def main():
@@ -117,7 +182,11 @@ def main():
     parser.add_argument("--tiny", action="store_true", help="benchmark tiny random weights")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--only", nargs="+", metavar="API_NAME", help="measure only these endpoints, e.g. /transfer")
+    parser.add_argument("--cold-start", action="store_true", help="only the cold start, stage by stage")
+    parser.add_argument("--baseline", default="", metavar="COMMIT", help="--cold-start: also measure this commit")
     options = parser.parse_args()
+    if options.cold_start:
+        return cold_start(options.baseline, options.repeats)
     if options.tiny:
         from genmodels.registry import REGISTRY, save_tiny
 
@@ -145,9 +214,7 @@ def main():
             continue
         handler = {f"/{fn.api_name}": fn.fn for fn in app.demo.fns.values() if fn.api_name}[api_name]
         handler_args = args  # the handler reads the photo from its path, as in the app
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         started = time.time()
         server = serve(port)
         try:

@@ -6,14 +6,49 @@ Tensors inside `genmodels` are NCHW in [-1, 1]; PIL images exist only at the edg
 from __future__ import annotations
 
 import math
+import sys
+from contextlib import contextmanager
 
 import torch
-from diffusers import ConfigMixin, ModelMixin
+
+
+@contextmanager
+def without_torch_dynamo():
+    """Import inside this block with `torch._dynamo` unavailable, then make it importable again.
+
+    diffusers imports torch._dynamo at import time for one decorator, `maybe_allow_in_graph`, which only matters
+    when diffusers' own attention blocks are compiled, and falls back to a no-op when the import fails. Loading
+    torch._dynamo (sympy, symbolic shapes, the tracer) costs ~1.3 s of a ~6 s cold start on the Space's 2-core CPU,
+    and nothing here compiles diffusers blocks. Anything that needs torch._dynamo later (torch.compile, accelerate)
+    imports it as usual. `bench/bench.py --cold-start` measures the difference.
+    """
+    if "torch._dynamo" in sys.modules:
+        yield
+        return
+    sys.modules["torch._dynamo"] = None  # an import of a None entry raises ImportError
+    try:
+        yield
+    finally:
+        del sys.modules["torch._dynamo"]
+
+
+with without_torch_dynamo():
+    from diffusers import ConfigMixin, ModelMixin
 
 
 class GenerativeModel(ModelMixin, ConfigMixin):
     """A Hub-native model: `save_pretrained` writes config.json + safetensors, `from_pretrained` reads a folder or
     a Hub id. Subclasses decorate `__init__` with `@register_to_config` and implement `sample` (or `transfer`)."""
+
+    # `device` and `dtype` as plain torch reads them: diffusers' versions look for group offloading (unused here)
+    # through an import of diffusers.hooks, which loads torch._dynamo on the app's first request.
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.parameters()).dtype
 
     @property
     def labels(self) -> list[str]:

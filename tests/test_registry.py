@@ -85,3 +85,35 @@ def test_readme_front_matter_agrees_with_spaces_yaml():
     assert readme.startswith(front_matter()), "regenerate it: python -m genmodels --front-matter"
     meta = yaml.safe_load(readme.split("---\n")[1])
     assert meta["app_file"] == "app.py" and meta["sdk"] == "gradio"
+
+
+# ---- cold start ---------------------------------------------------------------------------------------------------
+NO_DYNAMO = """
+import sys
+import app
+problems = [name for name in app.REGISTRY if app.weights_problem(name)]
+app.sample_cats(4); app.sample_cats(4, model="VAE (original method)"); app.write_text("Hi"); app.sample_faces(4)
+app.walk_around_car(); app.transfer(sys.argv[1], "real", "anime")
+print("problems", problems, "dynamo", "torch._dynamo" in sys.modules)
+import torch._dynamo
+print("importable", torch._dynamo.is_compiling())
+"""
+
+
+def test_the_app_starts_and_answers_without_torch_dynamo(tiny_weights, tmp_path):
+    """The cold-start cut: building the app and a first request of each kind never import torch._dynamo (~1.3 s on
+    this CPU: diffusers imports it for a torch.compile decorator, torch's meta-device kernels and diffusers' `to` and
+    `device` for offloading hooks), and anything that wants it later still gets it."""
+    import subprocess
+    import sys
+
+    from .conftest import schematic_face
+
+    photo = tmp_path / "photo.png"
+    schematic_face(160).save(photo)
+    env = {"PATH": "/usr/bin:/bin", "GENMODELS_WEIGHTS_DIR": str(tiny_weights), "HF_HUB_OFFLINE": "1",
+           "OMP_NUM_THREADS": "1", "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", NO_DYNAMO, str(photo)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.splitlines() == ["problems [] dynamo False", "importable False"]
