@@ -28,6 +28,7 @@ from .base import GenerativeModel
 from .classifier import ImageClassifier
 from .facedetect import FaceDetector
 from .gan import Generator
+from .translator import Translator
 from .trvae import TransferVAE
 from .vae import ConvVAE
 
@@ -64,6 +65,10 @@ REGISTRY: dict[str, ModelSpec] = {
     "transfer": ModelSpec(
         TransferVAE, "trVAE between real photos and anime faces, 64x64",
         dict(resolution=16, latent_dim=8, base_channels=4, mmd_dim=16, labels=DOMAINS),
+    ),
+    "transfer-gan": ModelSpec(
+        Translator, "translation GAN between real photos and anime faces, 64x64 (one generator, StarGAN objective)",
+        dict(resolution=16, base_channels=4, n_blocks=1, labels=DOMAINS),
     ),
     "transfer-classifier": ModelSpec(
         ImageClassifier, "real-vs-anime domain classifier (judges transfers)",

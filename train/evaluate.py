@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -36,7 +37,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from genmodels.base import image_to_tensor, psnr
-from genmodels.registry import CAR_VIEWS, MIRRORED_IDS, SPACE, load, resolve
+from genmodels.registry import CAR_VIEWS, MIRRORED_IDS, REGISTRY, SPACE, load, resolve
 
 from .car_views import letterbox
 from .card import record_metrics, set_section
@@ -218,10 +219,15 @@ def fake_features(model, config: Config, extractors: dict, shares: np.ndarray | 
 
 def model_to_measure(config: Config):
     """The registered model, or with `--checkpoint` its architecture holding that training checkpoint's weights:
-    the EMA when the checkpoint has one, else the model whose tensors fit (a discriminator's do not)."""
-    model = load(config.model)
+    the EMA when the checkpoint has one, else the model whose tensors fit (a discriminator's do not). The
+    architecture is the checkpoint's own (`model_config` in its state.json), else the shipped model's."""
     if not config.checkpoint:
-        return model
+        return load(config.model)
+    state = json.loads((Path(config.checkpoint) / "state.json").read_text())
+    if "model_config" in state:
+        model = REGISTRY[config.model].cls.from_config(state["model_config"]).eval().requires_grad_(False)
+    else:
+        model = load(config.model)
     tensors = load_file(Path(config.checkpoint) / "checkpoint.safetensors")
     wanted = {k: v.shape for k, v in model.state_dict().items()}
     for prefix in sorted({k.split(".", 1)[0] for k in tensors}, key=lambda p: p != "ema"):

@@ -188,7 +188,8 @@ class Trainer:
         if self.ema is not None:
             tensors.update({f"ema.{k}": v.detach().cpu().contiguous() for k, v in self.ema.state_dict().items()})
         state = {"step": self.step, "config": asdict(self.config), "optimizers": {}, "runs": self.runs(),
-                 "data": self.data.state_dict() if hasattr(self.data, "state_dict") else None}  # fmt: skip
+                 "data": self.data.state_dict() if hasattr(self.data, "state_dict") else None,
+                 "model_config": dict(self.unwrap(self.ship).config)}  # the shipped model's, for train.evaluate  # fmt: skip
         for n, optimizer in self.optimizers.items():
             opt_tensors, state["optimizers"][n] = flatten_optimizer(optimizer.state_dict(), f"optimizer.{n}")
             tensors.update(opt_tensors)
