@@ -24,11 +24,13 @@ def upsample_plan(resolution: int) -> tuple[int, int]:
 
 class ConditionalNorm(nn.Module):
     """BatchNorm whose gain and bias come from the class label (conditional BN, de Vries et al. 2017);
-    plain affine BatchNorm when the model is unconditional."""
+    plain affine BatchNorm when the model is unconditional. `per_image`: instance norm instead (conditional
+    instance norm, Dumoulin et al. 2017), each image normalised by its own statistics, so that an image comes out the
+    same in any batch, of any size (the translator)."""
 
-    def __init__(self, channels: int, num_classes: int):
+    def __init__(self, channels: int, num_classes: int, per_image: bool = False):
         super().__init__()
-        self.bn = nn.BatchNorm2d(channels, affine=num_classes == 0)
+        self.bn = nn.InstanceNorm2d(channels) if per_image else nn.BatchNorm2d(channels, affine=num_classes == 0)
         self.embed = nn.Embedding(num_classes, 2 * channels) if num_classes else None
         if self.embed is not None:
             nn.init.ones_(self.embed.weight[:, :channels])  # start as identity: gain 1, bias 0

@@ -239,8 +239,8 @@ def check_folder(name: str, folder: Path) -> None:
     except (ValueError, UnicodeDecodeError) as error:
         raise ConfigInvalid(f"{model}'s config.json is not valid JSON ({error}).") from None
     try:
-        # Built on the CPU (all nine models: ~0.1 s, freed at once), not on the meta device, whose kernels for
-        # torch.eye, nn.Embedding's init and others import torch._dynamo: ~1.3 s of the app's cold start.
+        # Built on the CPU (every registered model: ~0.1 s in all, freed at once), not on the meta device, whose
+        # kernels for torch.eye, nn.Embedding's init and others import torch._dynamo: ~1.3 s of the app's cold start.
         expected = {k: tuple(v.shape) for k, v in REGISTRY[name].cls.from_config(config).state_dict().items()}
     except Exception as error:
         raise ConfigInvalid(f"{model}'s config.json does not describe a {REGISTRY[name].cls.__name__} "

@@ -1,6 +1,7 @@
 """Unpaired image-to-image translation with one generator for every direction (StarGAN, Choi et al. 2018, with
 CycleGAN's ResNet generator, Zhu et al. 2017): the image is encoded, passed through residual blocks and decoded, and
-every normalisation layer takes its gain and bias from the target label (conditional instance norm).
+every normalisation layer takes its gain and bias from the target label (conditional instance norm, `gan.ConditionalNorm`
+with `per_image`).
 
 At 64x64: a 7x7 stem, two stride-2 convolutions down to 16x16, residual blocks there, and two nearest-neighbour
 upsamplings each followed by a 3x3 convolution (no transposed convolutions: no checkerboards, no streaks).
@@ -14,22 +15,7 @@ from diffusers.configuration_utils import register_to_config
 from torch import nn
 
 from .base import GenerativeModel
-
-
-class LabelNorm(nn.Module):
-    """Instance normalisation whose gain and bias come from the label (conditional instance norm, Dumoulin et al.
-    2017): statistics of each image alone, so an image is translated the same way in any batch, of any size."""
-
-    def __init__(self, channels: int, n_labels: int):
-        super().__init__()
-        self.norm = nn.InstanceNorm2d(channels, affine=False)
-        self.embed = nn.Embedding(n_labels, 2 * channels)
-        nn.init.ones_(self.embed.weight[:, :channels])  # start as identity: gain 1, bias 0
-        nn.init.zeros_(self.embed.weight[:, channels:])
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        gain, bias = self.embed(y)[:, :, None, None].chunk(2, dim=1)
-        return self.norm(x) * gain + bias
+from .gan import ConditionalNorm
 
 
 class ConvNorm(nn.Module):
@@ -40,7 +26,7 @@ class ConvNorm(nn.Module):
         super().__init__()
         self.up, self.act = up, act
         self.conv = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=(kernel - 1) // 2, padding_mode="reflect")
-        self.norm = LabelNorm(c_out, n_labels)
+        self.norm = ConditionalNorm(c_out, n_labels, per_image=True)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.up:

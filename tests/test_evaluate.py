@@ -137,6 +137,10 @@ def test_transfer_grid_and_the_app_examples(tiny_models, domain_data, monkeypatc
     examples = sorted(p.name for p in (tmp_path / "examples").iterdir())
     assert examples == ["anime-1.png", "anime-2.png", "real-1.png", "real-2.png"]
     assert Image.open(tmp_path / "examples" / "real-1.png").size == (256, 256)
+    sample_grid.main(["--model", "transfer-gan", "--compare", "transfer", "--cols", "3", "--scale", "1", "--out", str(out)])
+    assert Image.open(out).size == (3 * 18 + 2, 6 * 18 + 2)  # inputs, the GAN's and the trVAE's, for each direction
+    with pytest.raises(SystemExit, match="cannot draw new faces"):
+        sample_grid.main(["--model", "transfer-gan", "--examples", "2", "--out", str(out)])
 
 
 def test_a_vae_is_scored_on_the_reconstruction_of_our_held_out_part(tiny_models, domain_data):

@@ -399,7 +399,7 @@ def main(argv=None):
     if config.record and (config.checkpoint or config.part != "holdout"):
         config.record = False  # a card holds the shipped weights' scores on held-out images, nothing else
         print("not recorded: the card only takes the shipped weights measured on our held-out part")
-    if config.model == "transfer":
+    if hasattr(REGISTRY[config.model].cls, "transfer"):  # the trVAE and the translation GAN
         metrics = evaluate_transfer(config)
         for name, value in metrics.items():
             print(f"{config.model} {name}: {value:.4f}")

@@ -4,6 +4,7 @@
     python -m train.sample_grid --model cats-vae --rows 8 --cols 8 --walk 4
     python -m train.sample_grid --model handwriting --per-class 4 --cols 31 --text "Hello World" "jumps over 13 dogs"
     python -m train.sample_grid --model transfer --cols 12 --examples 4   # held-out rows; app examples
+    python -m train.sample_grid --model transfer-gan --compare transfer --cols 12 --out docs/transfer.png
     python -m train.sample_grid --model faces --density mixture --walk 4 --walk-out docs/faces-morph.gif \
         --attribute male                                                  # and docs/faces-attributes.png
     python -m train.sample_grid --model cars --cols 10 --walk 4 --training-run $HOME/runs/cars
@@ -39,6 +40,7 @@ class Config:
     seed: int = 0  # sampling seed
     scale: int = 2  # nearest-neighbour upscaling, so small images stay crisp in the README
     out: str = ""  # output file (default docs/<model>.png)
+    compare: list[str] = field(default_factory=list)  # transfer: other transfer models whose rows go under the model's
     examples: int = 0  # transfer: also write this many new faces per label, drawn by the model, as docs/examples/*.png
     temperature: float = 0.8  # transfer examples: scale of the latent draws around the fitted mean
     examples_dir: str = ""  # where the examples go (default docs/examples)
@@ -153,12 +155,17 @@ def training_frames(run: Path, every: int) -> list:
 def main(argv=None):
     config = parse(Config, argv)
     model = load(config.model)
-    if config.model == "transfer":  # rows: held-out real photos, their anime; held-out anime, their real
-        from .transfer import DOMAIN_DATA, transfer_rows
+    if hasattr(model, "transfer"):  # rows: held-out real photos, their anime (by each model); anime, their real
+        from .transfer import DOMAIN_DATA
 
         real, anime = (held_out(DOMAIN_DATA[label], config.cols, model.config.resolution) for label in ("real", "anime"))
-        grid = to_pil(image_grid(transfer_rows(model, real, anime), nrow=config.cols))
+        models = [model, *map(load, config.compare)]
+        rows = [real, *(m.transfer(real, "real", "anime").cpu() for m in models),
+                anime, *(m.transfer(anime, "anime", "real").cpu() for m in models)]  # fmt: skip
+        grid = to_pil(image_grid(torch.cat(rows), nrow=config.cols))
         if config.examples:
+            if not hasattr(model, "encode"):
+                raise SystemExit(f"--examples: {config.model} cannot draw new faces (it has no encoder); use the trVAE")
             write_examples(model, config)
     elif config.per_class:
         grid = to_pil(class_grid(model, config.per_class, config.cols, config.seed))
