@@ -36,12 +36,13 @@ real data, fast enough for a free CPU. Every button is also an API endpoint and 
 
 TAB_MODELS = {  # tab -> the models it needs (the first is the one whose absence disables the tab)
     "Cats": ["cats", "cats-vae"],
-    "Anime <-> Real": ["transfer", "transfer-classifier"],
+    "Anime <-> Real": ["transfer-gan", "transfer", "transfer-classifier"],
     "Handwriting": ["handwriting"],
     "Faces": ["faces"],
     "Cars": ["cars"],
 }
 CAT_MODELS = {"GAN (default)": "cats", "VAE (original method)": "cats-vae"}
+TRANSFER_MODELS = {"GAN (default)": "transfer-gan", "trVAE (original method)": "transfer"}
 FACE_DENSITIES = {"fitted (default)": "mixture", "prior N(0, I)": "prior"}
 FACE_ATTRIBUTES = {"male": ("female", "male")}  # direction -> its two ends
 SHOW = 256  # side of the crop and the result as shown and returned
@@ -174,7 +175,7 @@ def looks_like(face_image: Image.Image) -> tuple[str, float]:
 @friendly_errors
 @spaces.GPU
 def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str = "Find the face",
-             face: int = 1) -> tuple[str, str, str]:  # fmt: skip
+             face: int = 1, model: str = "GAN (default)") -> tuple[str, str, str]:  # fmt: skip
     """Re-draw a face from a photo as anime, or an anime face as a photo.
 
     Args:
@@ -184,6 +185,7 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
         crop_mode: "Find the face" (photos: face detection, framed like the training photos; anime pictures: the
             centre square) or "Use the whole image" (its centre square, for pictures already cut to a face).
         face: which detected face, 1 = the largest, up to 20.
+        model: "GAN (default)" (a translation GAN) or "trVAE (original method)".
 
     Returns:
         The face that was used and the transferred face (both 256x256 PNG), and a note on what was done.
@@ -191,13 +193,14 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
     if image is None:
         raise ValueError("Upload an image first.")
     source, target = choice(source, ["auto", *DOMAINS], "the source"), choice(target, DOMAINS, "the target")
+    name = TRANSFER_MODELS[choice(model, TRANSFER_MODELS, "the model")]
     picture = read_image(image)
-    model = load("transfer")
+    translator = load(name)
     anime_square = source == "anime" and crop_mode == "Find the face"  # there is no anime face detector
     box, found, note = find_face(picture, "Use the whole image" if anime_square else crop_mode, face,
                                  required=source == "real")  # fmt: skip
     notes = ["Anime picture: used its centre square (there is no anime face detector here)." if anime_square else note]
-    size = model.config.resolution
+    size = translator.config.resolution
     face_image = crop(picture, box, size)
     if source == "auto":
         source, sure = looks_like(face_image)
@@ -209,8 +212,8 @@ def transfer(image, source: str = "auto", target: str = "anime", crop_mode: str 
         notes.append(f"The picture looks {source} ({sure:.0%} sure).")
     elif source == target:
         raise ValueError(f"The picture is {source} and would be turned into {target}: choose \"{other(source)}\".")
-    out = model.transfer(from_pil([face_image], size), source, target)[0]
-    notes.append(f"{source} -> {target} at {size}x{size}, shown at {SHOW}x{SHOW}.")
+    out = translator.transfer(from_pil([face_image], size), source, target)[0]
+    notes.append(f"{source} -> {target} by the {model.split(' (')[0]} at {size}x{size}, shown at {SHOW}x{SHOW}.")
     result = to_pil(out).resize((SHOW, SHOW), Image.Resampling.LANCZOS)
     return OUTPUTS.png(crop(picture, box, SHOW), "face"), OUTPUTS.png(result, f"face-{target}"), " ".join(notes)
 
@@ -585,17 +588,18 @@ def build() -> gr.Blocks:
                         tr_mode = gr.Radio(CROP_MODES, value="Find the face", label="Face")
                         tr_face = gr.Number(value=1, minimum=1, maximum=MAX_FACES, precision=0,
                                             label="Which face (1 = largest)")  # fmt: skip
+                    tr_model = gr.Radio(list(TRANSFER_MODELS), value="GAN (default)", label="Model")
                     tr_go = action("Transfer", "transfer-go", ready("Anime <-> Real", problems))
                 with gr.Column():
                     with gr.Row():
                         tr_crop = gr.Image(label="Face used", elem_id="transfer-crop", format="png", type="pil")
                         tr_out = gr.Image(label="Transferred", elem_id="transfer-out", format="png", type="pil")
                     tr_note = gr.Markdown(elem_id="transfer-note")
-            tr_inputs = [tr_image, tr_source, tr_target, tr_mode, tr_face]
+            tr_inputs = [tr_image, tr_source, tr_target, tr_mode, tr_face, tr_model]
             examples = sorted((ROOT / "docs" / "examples").glob("*.png"))
             if examples:  # made by our own models (python -m train.sample_grid --model transfer --examples)
-                gr.Examples([[str(e), "auto", "real" if "anime" in e.name else "anime", "Use the whole image", 1]
-                             for e in examples], tr_inputs, label="Examples (drawn by our models)")  # fmt: skip
+                gr.Examples([[str(e), "auto", "real" if "anime" in e.name else "anime", "Use the whole image", 1,
+                              "GAN (default)"] for e in examples], tr_inputs, label="Examples (drawn by our models)")  # fmt: skip
             tr_go.click(transfer, tr_inputs, [tr_crop, tr_out, tr_note], api_name="transfer")
             tr_image.upload(inspect_upload, tr_image, [tr_image, tr_target, tr_note], preprocess=False,
                             api_visibility="private")  # fmt: skip

@@ -57,14 +57,20 @@ def endpoints(photo: str, large_photo: str):
 
     text = "TheQuickBrownFox0123456789abcXYZ"  # 32 characters, every one a glyph
     face = from_pil([Image.open(photo)], 64)
+
+    def moved(name: str):  # the model call of /transfer: the 64x64 face crop (at the model's side) to anime
+        return load(name).transfer(torch.nn.functional.interpolate(face, load(name).config.resolution), "real", "anime")
+
     return [
         ("/sample_cats", "cats", (16, 0, 1.0, "GAN (default)"), lambda: load("cats").sample(16, seed=0)),
         ("/sample_cats", "cats-vae", (16, 0, 1.0, "VAE (original method)"), lambda: load("cats-vae").sample(16, seed=0)),
         ("/interpolate_cats", "cats", (0, 1, 8, 1.0, "GAN (default)"), lambda: load("cats").interpolate(0, 1, 8)),
-        ("/transfer", "transfer", (photo, "real", "anime", "Find the face", 1),
-         lambda: load("transfer").transfer(torch.nn.functional.interpolate(face, load("transfer").config.resolution), "real", "anime")),
-        ("/transfer", "transfer", (large_photo, "real", "anime", "Find the face", 1),
-         lambda: load("transfer").transfer(torch.nn.functional.interpolate(face, load("transfer").config.resolution), "real", "anime")),
+        ("/transfer", "transfer-gan", (photo, "real", "anime", "Find the face", 1, "GAN (default)"),
+         lambda: moved("transfer-gan")),
+        ("/transfer", "transfer-gan", (large_photo, "real", "anime", "Find the face", 1, "GAN (default)"),
+         lambda: moved("transfer-gan")),
+        ("/transfer", "transfer", (photo, "real", "anime", "Find the face", 1, "trVAE (original method)"),
+         lambda: moved("transfer")),
         ("/write", "handwriting", (text, 0, True, 1), lambda: write(load("handwriting"), text, seed=0)),
         ("/sample_faces", "faces", (16, 0, 1.0, "fitted (default)"), lambda: load("faces").sample(16, seed=0, density="mixture")),
         ("/morph_faces", "faces", (0, 1, None, None, 16, 1.0, "fitted (default)", "Find the face"),

@@ -35,7 +35,7 @@ def requests(photo: str) -> list[tuple[str, str, tuple, int]]:
         ("/sample_cats", "cats", (16, "{}", 1.0, "GAN (default)"), 16),
         ("/sample_cats", "cats-vae", (8, "{}", 1.0, "VAE (original method)"), 8),
         ("/interpolate_cats", "cats", ("{}", 1, 8, 1.0, "GAN (default)"), 2),
-        ("/transfer", "transfer", (photo, "auto", "anime", "Find the face", 1), 2),
+        ("/transfer", "transfer-gan", (photo, "auto", "anime", "Find the face", 1, "GAN (default)"), 2),
         ("/write", "handwriting", ("Hello World 2026", "{}", True, 4, "#1b1f3b", "#ffffff", False, 2, 0.7), 5),
         ("/sample_faces", "faces", (16, "{}", 1.0), 16),
         ("/sample_cars", "cars", ("front-left", 8, "{}", 1.0), 8),

@@ -72,6 +72,19 @@ def test_transfer_finds_the_faces_and_lets_the_user_pick(client, tmp_path):
     assert "looks" in note and "sure" in note
 
 
+def test_both_transfer_models_answer_and_differ(client, tmp_path):
+    """The GAN is the default; the trVAE stays as the original method. Each says in its note which one drew it."""
+    photo = upload(tmp_path, schematic_face(160))
+    outputs = {}
+    for model in ["GAN (default)", "trVAE (original method)"]:
+        crop, out, note = client.predict(photo, "real", "anime", "Find the face", 1, model, api_name="/transfer")
+        assert Image.open(out).size == (256, 256) and f"by the {model.split(' (')[0]} at" in note
+        outputs[model] = Image.open(out).tobytes()
+    assert outputs["GAN (default)"] != outputs["trVAE (original method)"]
+    *_, note = client.predict(photo, "real", "anime", "Find the face", 1, api_name="/transfer")  # the default
+    assert "by the GAN at" in note
+
+
 def test_no_face_says_so_and_the_whole_image_still_works(client, tmp_path):
     plain = upload(tmp_path, Image.new("RGB", (400, 300), (90, 120, 200)))
     with pytest.raises(AppError, match="No face found.*Use the whole image"):

@@ -24,7 +24,7 @@ from .conftest import gif_duration_ms, launched_app, png_header, schematic_face,
 
 CATS = [2, 0, 1.0, "GAN (default)"]
 WALK = [0, 1, 3, 1.0, "GAN (default)"]
-TRANSFER = ["<photo>", "real", "anime", "Find the face", 1]
+TRANSFER = ["<photo>", "real", "anime", "Find the face", 1, "GAN (default)"]
 WRITE = ["Hi", 0, True, 1, "#000000", "#ffffff", False, 1, 0.5]
 FACES = [2, 0, 1.0, "fitted (default)"]
 MORPH = [0, 1, None, None, 3, 1.0, "fitted (default)", "Find the face"]
@@ -68,6 +68,7 @@ CASES = [
     ("transfer", changed(TRANSFER, 1, "cartoon"), "The source must be one of: auto, real, anime (got 'cartoon')."),
     ("transfer", changed(TRANSFER, 2, "auto"), "The target must be one of: real, anime (got 'auto')."),
     ("transfer", changed(TRANSFER, 3, "guess"), "The face mode must be one of: Find the face, Use the whole image (got 'guess')."),
+    ("transfer", changed(TRANSFER, 5, "CycleGAN"), "The model must be one of: GAN (default), trVAE (original method) (got 'CycleGAN')."),
     ("transfer", changed(TRANSFER, 4, 1.5), "The face number must be a whole number from 1 to 20 (got 1.5)."),
     ("transfer", changed(TRANSFER, 4, 0), "The face number must be a whole number from 1 to 20 (got 0)."),
     ("transfer", changed(TRANSFER, 4, 3), "The face number (2 found) must be a whole number from 1 to 2 (got 3)."),
@@ -131,11 +132,11 @@ RAW_CASES = [
     ("write", "[]", "/write takes 9 arguments (Text: 0-9, A-Z, a-z, spaces, line breaks; up to 64 characters, Handwriting "
      "seed, One hand (every character in the same style), Variants (seed, seed + 1, ...), Ink, Paper, Transparent "
      "background (PNG with alpha), Size (1 = 20 px capitals), Variety (lower: neater, more uniform)); it was sent 0."),
-    ("transfer", '["/etc/passwd", "real", "anime", "Find the face", 1]', NOT_AN_UPLOAD),
-    ("transfer", '[{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "real", "anime", "Find the face", 1]',
-     NOT_AN_UPLOAD),
+    ("transfer", '["/etc/passwd", "real", "anime", "Find the face", 1, "GAN (default)"]', NOT_AN_UPLOAD),
+    ("transfer", '[{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}, "real", "anime", "Find the face", 1, '
+     '"GAN (default)"]', NOT_AN_UPLOAD),
     ("transfer", json.dumps([{"path": str(ROOT / "app.py"), "meta": {"_type": "gradio.FileData"}}, "real", "anime",
-                             "Find the face", 1]), NOT_AN_UPLOAD),
+                             "Find the face", 1, "GAN (default)"]), NOT_AN_UPLOAD),
     ("sample_cars", '["rear", Infinity, 0, 1.0]', "The number of images must be a whole number from 1 to 64 (got inf)."),
     ("reconstruct_face", '["/etc/passwd", "Find the face", 1]', NOT_AN_UPLOAD),
     ("edit_face", '["male", NaN, 3, 0, null, 1.0, "fitted (default)", "Find the face"]',

@@ -28,12 +28,15 @@ NOTES = """\
 - Objective (StarGAN, Choi et al. 2018, for two labels): each image x of label s is drawn as the other label t,
   G(x, t); a label-conditional discriminator (spectral norm, projection, a full-resolution 3x3 stem before the
   strided convolutions; hinge loss) judges it against real images of label t, and the round trip G(G(x, t), s)
-  must return x (mean L1, weight {config.cycle_weight}); identity term G(x, s) = x weight {config.identity_weight}.
+  must return x (mean L1, weight {config.cycle_weight}); an identity term G(x, s) = x has weight
+  {config.identity_weight} (0: not used).
 - Generator: CycleGAN's ResNet layout at 64x64 ({config.base_channels} channels at full size, {config.n_blocks}
   residual blocks at 16x16), conditional instance norm by the target label everywhere, nearest-neighbour
   upsampling + 3x3 convolutions on the way up (the trVAE's transposed convolutions drew vertical streaks).
-- Adam (G {config.lr_g}, D {config.lr_d}, betas {config.betas}); EMA of the generator (decay {config.ema_decay}),
-  which is what ships; DiffAugment {config.augment} on everything the discriminator sees; random horizontal flips.
+- Adam (G {config.lr_g}, D {config.lr_d}, betas {config.betas}), both falling linearly to 0 from step
+  {config.lr_decay_start:,} to {config.max_steps:,} (as in CycleGAN; 0: constant); EMA of the generator (decay
+  {config.ema_decay}), which is what ships; DiffAugment {config.augment} on everything the discriminator sees;
+  random horizontal flips; batch {config.batch_size}, bf16 autocast.
 """
 
 
@@ -56,7 +59,8 @@ class Config(TrainConfig):
     batch_size: int = 16  # images per step per process
     ema_decay: float = 0.999  # the shipped generator is this EMA
     mixed_precision: str = "bf16"  # ~1.6x faster steps on CPU
-    max_steps: int = 40_000  # optimisation steps in all
+    max_steps: int = 10_000  # optimisation steps in all
+    lr_decay_start: int = 7_000  # from here both learning rates fall linearly to 0 at max_steps
     checkpoint_every: int = 250  # steps between checkpoints
     sample_every: int = 250  # steps between sample grids
 
