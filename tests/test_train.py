@@ -138,6 +138,28 @@ def tiny_transfer_args(tmp_path, *extra: str) -> list[str]:
             "--checkpoint-every", "2", *extra]  # fmt: skip
 
 
+def test_transfer_gan_smoke_run_resumes_and_ships_a_loadable_model(domain_data, tmp_path, monkeypatch):
+    from genmodels.translator import Translator
+    from train import transfer_gan
+
+    monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
+    common = ["--output-dir", str(tmp_path / "run"), "--weights-dir", str(tmp_path / "weights"), "--resolution", "16",
+              "--batch-size", "8", "--base-channels", "4", "--n-blocks", "1", "--d-channels", "4", "--checkpoint-every",
+              "2", "--sample-every", "2", "--log-every", "1", "--identity-weight", "5", "--lr-decay-start", "2",
+              "--mixed-precision", "no"]  # one accelerator state per test process (bf16 is the default)  # fmt: skip
+    transfer_gan.main([*common, "--max-steps", "2"])
+    transfer_gan.main([*common, "--max-steps", "3", "--resume"])
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3] and {"loss_d", "adv", "cycle", "identity"} <= set(log[-1])
+    assert (tmp_path / "run" / "samples" / "step-0000002.png").is_file()
+    state = json.loads((tmp_path / "run" / "checkpoints" / "step-0000002" / "state.json").read_text())
+    assert state["model_config"]["n_blocks"] == 1  # what train.evaluate --checkpoint builds
+    model = Translator.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()
+    assert model.transfer(torch.zeros(2, 3, 16, 16), "real", "anime").shape == (2, 3, 16, 16)
+    card = (tmp_path / "weights" / "README.md").read_text()
+    assert "python -m train.transfer_gan" in card and "Steps: 3" in card and "StarGAN" in card
+
+
 def test_transfer_smoke_run_resumes_and_ships_a_loadable_model(domain_data, tmp_path, monkeypatch):
     monkeypatch.setenv("GENMODELS_DATA_DIR", str(domain_data))
     common = tiny_transfer_args(tmp_path, "--log-every", "1", "--sample-every", "2", "--adv-start", "1",

@@ -99,6 +99,17 @@ def domain_batches(config: Config, *, part: str = "train", rank: int = 0, world_
                          rank=rank, world_size=world_size)  # fmt: skip
 
 
+def random_flips(images: torch.Tensor) -> torch.Tensor:
+    """Each image mirrored left-right with probability 1/2."""
+    flip = torch.rand(images.shape[0], device=images.device) < 0.5
+    return torch.where(flip[:, None, None, None], images.flip(3), images)
+
+
+def other_labels(labels: torch.Tensor, n_labels: int) -> torch.Tensor:
+    """For each label another one, drawn uniformly from the rest (with two labels: the other one)."""
+    return (labels + torch.randint_like(labels, 1, n_labels)) % n_labels
+
+
 def transfer_rows(model: TransferVAE, real: torch.Tensor, anime: torch.Tensor) -> torch.Tensor:
     """Four rows: real inputs, their anime transfers, anime inputs, their real transfers."""
     return torch.cat([real, model.transfer(real, "real", "anime").cpu(), anime, model.transfer(anime, "anime", "real").cpu()])
@@ -108,8 +119,7 @@ def train_step(trainer: Trainer, batch) -> dict:
     images, labels = batch
     config = trainer.config
     vae, opt = trainer.models["vae"], trainer.optimizers["optimizer"]
-    flip = torch.rand(images.shape[0], device=images.device) < 0.5
-    images = torch.where(flip[:, None, None, None], images.flip(3), images)
+    images = random_flips(images)
     recon, mu, logvar, code = vae(images, labels, labels)
     rec = (recon - images).abs().flatten(1).sum(1).mean()
     kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).sum(1).mean()
@@ -120,8 +130,7 @@ def train_step(trainer: Trainer, batch) -> dict:
         # Every image is also drawn under another label; a label-conditional discriminator judges the transfers
         # against real images of that label (hinge loss), and the round trip back must return the input.
         d, opt_d = trainer.models["discriminator"], trainer.optimizers["opt_d"]
-        n_labels = len(trainer.unwrap("vae").labels)
-        other = (labels + torch.randint_like(labels, 1, n_labels)) % n_labels
+        other = other_labels(labels, len(trainer.unwrap("vae").labels))
         moved = vae(images, labels, other)[0]
         loss_d = hinge_d(d(images, labels), d(moved.detach(), other))
         opt_d.zero_grad(set_to_none=True)

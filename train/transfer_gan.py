@@ -22,7 +22,7 @@ from .config import command_line, parse
 from .data import held_out
 from .loop import TrainConfig, Trainer, processes
 from .losses import hinge_d
-from .transfer import DOMAIN_DATA, domain_batches, transfer_rows
+from .transfer import DOMAIN_DATA, domain_batches, other_labels, random_flips, transfer_rows
 
 NOTES = """\
 - Objective (StarGAN, Choi et al. 2018, for two labels): each image x of label s is drawn as the other label t,
@@ -70,10 +70,8 @@ def train_step(trainer: Trainer, batch) -> dict:
     images, source = batch
     config, g, d = trainer.config, trainer.models["generator"], trainer.models["discriminator"]
     opt_g, opt_d = trainer.optimizers["opt_g"], trainer.optimizers["opt_d"]
-    flip = torch.rand(images.shape[0], device=images.device) < 0.5
-    images = torch.where(flip[:, None, None, None], images.flip(3), images)
-    n_labels = len(trainer.unwrap("generator").labels)
-    target = (source + torch.randint_like(source, 1, n_labels)) % n_labels
+    images = random_flips(images)
+    target = other_labels(source, len(trainer.unwrap("generator").labels))
 
     moved = g(images, target)
     score_real, score_fake = d(diff_augment(images, config.augment), source), d(diff_augment(moved.detach(), config.augment), target)
