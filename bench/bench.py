@@ -45,8 +45,8 @@ def median_ms(fn, repeats: int) -> float:
 
 
 def endpoints(photo: str, large_photo: str):
-    """(api_name, model name, handler args, model-only call) for every endpoint (/transfer twice: a 1024x768 and a
-    6000x4000 photo)."""
+    """(api_name, model name, handler args, model-only call) for every endpoint (/transfer three times: the GAN on a
+    1024x768 and on a 6000x4000 photo, the trVAE on the 1024x768 one)."""
     import torch
     from PIL import Image
 

@@ -110,8 +110,9 @@ def other_labels(labels: torch.Tensor, n_labels: int) -> torch.Tensor:
     return (labels + torch.randint_like(labels, 1, n_labels)) % n_labels
 
 
-def transfer_rows(model: TransferVAE, real: torch.Tensor, anime: torch.Tensor) -> torch.Tensor:
-    """Four rows: real inputs, their anime transfers, anime inputs, their real transfers."""
+def transfer_rows(model, real: torch.Tensor, anime: torch.Tensor) -> torch.Tensor:
+    """Four rows: real inputs, their anime transfers, anime inputs, their real transfers (any model with `transfer`:
+    the trVAE's and the translation GAN's training sample grids)."""
     return torch.cat([real, model.transfer(real, "real", "anime").cpu(), anime, model.transfer(anime, "anime", "real").cpu()])
 
 
