@@ -1,6 +1,8 @@
 """The Cars pipeline's first step: the flip rule for viewpoints, the letterbox framing, the hand-labelled dataset and
 the viewpoint classifier's training on it."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -100,7 +102,7 @@ def test_pseudo_labels_keep_only_sure_views_and_mirror_each_into_the_opposite_vi
     assert "| view | kept photos | after mirroring |" in (tmp_path / "pseudo" / "README.md").read_text()
 
 
-def test_cars_gan_smoke_run_resumes_and_ships_a_view_conditional_generator(tmp_path):
+def test_cars_gan_smoke_run_resumes_and_ships_a_view_conditional_generator(tmp_path, capsys):
     from genmodels.gan import Generator
     from train import cars
 
@@ -108,8 +110,12 @@ def test_cars_gan_smoke_run_resumes_and_ships_a_view_conditional_generator(tmp_p
 
     data = make_image_dataset(tmp_path / "pseudo", 64, size=16, labels=[i % 8 for i in range(64)], names=CAR_VIEWS)
     common = tiny_gan_flags(data, tmp_path)
-    cars.main([*common, "--max-steps", "2"])
-    cars.main([*common, "--max-steps", "3", "--resume"])
+    cars.main([*common, "--max-steps", "2", "--view-power", "0.5"])
+    # The run resumes with a class head added to its discriminator (AC-GAN's loss): only the head starts fresh.
+    cars.main([*common, "--max-steps", "3", "--resume", "--aux-weight", "0.3"])
+    assert "discriminator: classifier.weight, classifier.bias not in the checkpoint, start fresh" in capsys.readouterr().out
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert "cls_real" not in log[0] and {"cls_real", "cls_fake"} <= set(log[-1])
     model = Generator.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()
     assert model.labels == CAR_VIEWS
     rear, front = model.sample(2, seed=0, labels=["rear"] * 2), model.sample(2, seed=0, labels=["front"] * 2)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 
 from genmodels.gan import Discriminator, Generator
 
@@ -63,6 +64,7 @@ class Config(TrainConfig):
     lr_d: float = 2e-4  # discriminator Adam learning rate
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam betas
     minibatch_group: int = 0  # D's minibatch-std over groups of this many images (0: the whole batch)
+    aux_weight: float = 0.0  # conditional models: weight of D's class head (learnt on real images), which G's images must pass
     augment: list[str] = field(default_factory=list)  # DiffAugment policy for longer runs (translation, cutout, color)
     mixed_precision: str = "bf16"  # autocast: "bf16" is ~1.7x faster on CPU
     batch_size: int = 64  # images per step per process
@@ -80,44 +82,59 @@ def build(config: Config, labels: list[str] | None = None) -> tuple[Generator, D
                           label_in_latent=False)  # fmt: skip
     discriminator = Discriminator(resolution=config.resolution, base_channels=config.d_channels, use_spectral_norm=False,
                                   batch_norm=True, minibatch_std=True, stem=False, positional_head=True,
-                                  num_classes=classes, minibatch_group=config.minibatch_group)  # fmt: skip
+                                  num_classes=classes, minibatch_group=config.minibatch_group,
+                                  aux_classifier=config.aux_weight > 0)  # fmt: skip
     return generator, discriminator
 
 
 def train_step(trainer: Trainer, batch) -> dict:
     """One D step and one G step of RaLSGAN; a class-conditional generator gets the real batch's labels (its fakes
-    are judged under them, the discriminator's projection term reading the label)."""
+    are judged under them, the discriminator's projection term reading the label), and with `aux_weight` the
+    auxiliary-classifier loss of AC-GAN (Odena et al. 2017) as well."""
     real, labels = batch
     g, d = trainer.models["generator"], trainer.models["discriminator"]
     opt_g, opt_d = trainer.optimizers["opt_g"], trainer.optimizers["opt_d"]
-    latent_dim, augment = trainer.unwrap("generator").config.latent_dim, trainer.config.augment
+    latent_dim, augment, aux = trainer.unwrap("generator").config.latent_dim, trainer.config.augment, trainer.config.aux_weight
     y = labels if trainer.unwrap("generator").config.num_classes else None
+
+    def judge(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's realness scores of the (augmented) images, and its class logits when it has a class head."""
+        return d(diff_augment(images, augment), y, return_logits=True) if aux else (d(diff_augment(images, augment), y), None)
 
     ############################
     # (1) Update D: real images should score higher than the average fake, fakes lower than the average real
+    #     (+ aux_weight * CE(C(x), y): its class head learns the labels of real images only)
     ###########################
     with torch.no_grad():
         fake = g(torch.randn(real.shape[0], latent_dim, device=real.device), y)
-    score_real, score_fake = d(diff_augment(real, augment), y), d(diff_augment(fake, augment), y)
+    (score_real, logits_real), (score_fake, _) = judge(real), judge(fake)
     loss_d = relativistic_ls(score_real.float(), score_fake.float())
+    metrics = {"loss_d": loss_d.item()}
+    if aux:
+        loss_cls = F.cross_entropy(logits_real.float(), y)
+        loss_d, metrics["cls_real"] = loss_d + aux * loss_cls, loss_cls.item()
     opt_d.zero_grad(set_to_none=True)
     trainer.accelerator.backward(loss_d)
     opt_d.step()
 
     ############################
     # (2) Update G: the same loss with the roles swapped (fakes more real than the average real)
+    #     (+ aux_weight * CE(C(G(z, y)), y): its images must read as their label to D's class head)
     ###########################
     fake = g(torch.randn(real.shape[0], latent_dim, device=real.device), y)
     with torch.no_grad():
         score_real = d(diff_augment(real, augment), y)  # D has moved: score the reals again (no gradient needed)
     with trainer.frozen("discriminator"):
-        score_fake = d(diff_augment(fake, augment), y)
+        score_fake, logits_fake = judge(fake)
     loss_g = relativistic_ls(score_fake.float(), score_real.float())
+    metrics |= {"loss_g": loss_g.item(), "d_real": score_real.float().mean().item(), "d_fake": score_fake.float().mean().item()}
+    if aux:
+        loss_cls = F.cross_entropy(logits_fake.float(), y)
+        loss_g, metrics["cls_fake"] = loss_g + aux * loss_cls, loss_cls.item()
     opt_g.zero_grad(set_to_none=True)
     trainer.accelerator.backward(loss_g)
     opt_g.step()
-    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "d_real": score_real.float().mean().item(),
-            "d_fake": score_fake.float().mean().item()}  # fmt: skip
+    return metrics
 
 
 def main(argv=None):

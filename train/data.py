@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import random
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -87,16 +88,19 @@ class ExampleStream:
 
 
 class Batches:
-    """(images, labels) batches from an ExampleStream; with `balance`, labels are drawn uniformly over the classes
-    seen so far, each from a per-class reservoir, so rare classes are learned as well as common ones (with `group`,
-    in runs of that many images of one class)."""
+    """(images, labels) batches from an ExampleStream; with `balance`, labels are drawn over the classes seen so far,
+    each from a per-class reservoir, so rare classes are learned as well as common ones (with `group`, in runs of that
+    many images of one class). A class is drawn with probability proportional to its count so far to the power
+    `class_power`: 0 draws the classes uniformly, 1 at their shares in the stream, 0.5 in between."""
 
     def __init__(self, stream: ExampleStream, batch_size: int, *, balance: bool = False,
-                 reservoir: int = 1024, seed: int = 0, group: int = 1):  # fmt: skip
+                 reservoir: int = 1024, seed: int = 0, group: int = 1, class_power: float = 0.0):  # fmt: skip
         self.stream, self.batch_size, self.balance, self.reservoir = stream, batch_size, balance, reservoir
         self.group = group if balance and group > 1 and batch_size % group == 0 else 1
+        self.class_power = class_power
         self.rng = random.Random(seed)
         self.pools: dict[int, list] = {}
+        self.counts: Counter = Counter()  # examples of each class seen so far
         self.examples = iter(stream)
         self.seen = 0
 
@@ -104,6 +108,7 @@ class Batches:
         """Reservoir sampling per class: every example of a class has the same chance to sit in its pool."""
         pool = self.pools.setdefault(int(example[1]), [])
         self.seen += 1
+        self.counts[int(example[1])] += 1
         if len(pool) < self.reservoir:
             pool.append(example)
         else:
@@ -117,8 +122,9 @@ class Batches:
             for _ in range(self.batch_size):  # the stream advances one example per drawn example
                 self.add(next(self.examples))
             classes = list(self.pools)
+            weights = [self.counts[c] ** self.class_power for c in classes]
             # `group` images of one class side by side (a group per drawn class), for a grouped minibatch-std
-            drawn = [self.rng.choice(classes) for _ in range(self.batch_size // self.group)]
+            drawn = self.rng.choices(classes, weights, k=self.batch_size // self.group)
             batch = [self.rng.choice(self.pools[c]) for c in drawn for _ in range(self.group)]
         else:
             batch = [next(self.examples) for _ in range(self.batch_size)]
@@ -151,11 +157,11 @@ def labelled_stream(datasets: list[str], labels: list[int] | None = None, *, par
 
 def class_batches(datasets: list[str], size: int, channels: int, batch_size: int, labels: list[int] | None = None,
                   *, part: str = "all", balance: bool = True, seed: int = 0, rank: int = 0,
-                  world_size: int = 1, group: int = 1) -> Batches:  # fmt: skip
+                  world_size: int = 1, group: int = 1, class_power: float = 0.0) -> Batches:  # fmt: skip
     """(image, label) batches at `size` x `size` from `labelled_stream`: class-balanced, or in stream order."""
     dataset = labelled_stream(datasets, labels, part=part, seed=seed, rank=rank, world_size=world_size)
     stream = ExampleStream(dataset, lambda ex: (image_to_tensor(decode_image(ex["image"]), size, channels), ex["label"]))
-    return Batches(stream, batch_size, balance=balance, seed=seed + rank, group=group)
+    return Batches(stream, batch_size, balance=balance, seed=seed + rank, group=group, class_power=class_power)
 
 
 def held_out(datasets: list[str], n: int, size: int = 64, part: str = "holdout") -> torch.Tensor:

@@ -207,17 +207,28 @@ class Trainer:
     def load_checkpoint(self, folder: Path) -> None:
         tensors = load_file(folder / "checkpoint.safetensors")
         state = json.loads((folder / "state.json").read_text())
+        # A part the run gained since starts fresh: a whole model (a discriminator added for fine-tuning), or new
+        # layers of one (a class head added to a discriminator), whose parameters come last in its optimiser.
         for n in self.models:
             weights = checkpoint_part(tensors, n)
-            if weights:  # a part the run gained since (a discriminator added for fine-tuning) starts fresh
-                self.unwrap(n).load_state_dict(weights)
-            else:
+            if not weights:
                 self.accelerator.print(f"{n}: not in the checkpoint, starts fresh")
+                continue
+            missing, unexpected = self.unwrap(n).load_state_dict(weights, strict=False)
+            if unexpected:
+                raise ValueError(f"{n}: the checkpoint holds weights this model lacks: {', '.join(unexpected)}")
+            if missing:
+                self.accelerator.print(f"{n}: {', '.join(missing)} not in the checkpoint, start fresh")
         if self.ema is not None:
             self.ema.load_state_dict(checkpoint_part(tensors, "ema"))
         for n, optimizer in self.optimizers.items():
             if n in state["optimizers"]:
-                optimizer.load_state_dict(unflatten_optimizer(tensors, state["optimizers"][n], f"optimizer.{n}"))
+                saved = unflatten_optimizer(tensors, state["optimizers"][n], f"optimizer.{n}")
+                sizes = [len(group["params"]) for group in optimizer.param_groups]
+                if [len(group["params"]) for group in saved["param_groups"][:-1]] != sizes[:-1]:
+                    raise ValueError(f"{n}: only the last parameter group may gain parameters after a checkpoint")
+                saved["param_groups"][-1]["params"] = list(range(sum(sizes[:-1]), sum(sizes)))  # new ones: no state yet
+                optimizer.load_state_dict(saved)
         if state["data"] is not None and hasattr(self.data, "load_state_dict"):
             self.data.load_state_dict(state["data"])
         torch.set_rng_state(tensors["rng.torch"])
