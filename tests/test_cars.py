@@ -198,3 +198,13 @@ def test_grouped_batches_and_minibatch_std_see_each_view_on_its_own():
     same_within = torch.repeat_interleave(torch.randn(4, 2, 3, 3), 4, dim=0)  # 4 groups, 4 identical images each
     assert MinibatchStd(4)(same_within)[:, -1].abs().max() == 0  # each run lacks variety: D sees it
     assert MinibatchStd()(same_within)[:, -1].min() > 0  # over the whole batch it looks varied
+
+
+@pytest.mark.parametrize("power, rare_share", [(0.0, 0.5), (0.5, 0.25), (1.0, 0.1)])
+def test_view_power_draws_views_between_uniform_and_their_shares(power, rare_share):
+    from train.data import Batches
+
+    stream = [(torch.zeros(1), int(i % 10 == 9)) for i in range(100_000)]  # class 1 is 10% of the stream
+    batches = Batches(iter(stream), 64, balance=True, group=4, seed=0, class_power=power)
+    labels = torch.cat([next(batches)[1] for _ in range(200)])
+    assert abs(labels.float().mean().item() - rare_share) < 0.04  # 0: uniform, 1: its share, 0.5: sqrt(1)/(sqrt(9)+1)
