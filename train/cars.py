@@ -79,7 +79,8 @@ def main(argv=None):
     state = processes()
     # The dataset holds our train part only (train.car_dataset): all of it is for training.
     data = class_batches([config.dataset], config.resolution, 3, config.batch_size, seed=config.seed,
-                         rank=state.process_index, world_size=state.num_processes, group=config.minibatch_group, class_power=config.view_power)  # fmt: skip
+                         rank=state.process_index, world_size=state.num_processes, group=config.minibatch_group,
+                         class_power=config.view_power)  # fmt: skip
     grid = [view for view in CAR_VIEWS for _ in range(8)]  # a row of eight cars per view
 
     trainer = Trainer("cars", config, {"generator": generator, "discriminator": discriminator}, optimizers, data,
