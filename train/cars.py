@@ -38,7 +38,7 @@ NOTES = """\
   3. The view reaches the generator through conditional BatchNorm only, not also as an embedding appended to z.
      With it, the first layer's BatchNorm statistics measured mostly the gaps between views and left z too little
      say; without it, z moves the picture as much as the view does (this run, step 250: std 0.43 within a view).
-- The shipped run (`$HOME/runs/cars5`) is that fourth run's first 4,000 steps, then three changes, each from a
+- The next run (`$HOME/runs/cars5`) is that fourth run's first 4,000 steps, then three changes, each from a
   measurement (FID on 1,000 samples against stanford-cars, views at their shares among the hand labels):
   1. From step 4,000: DiffAugment ({config.augment}) on every image D sees, and learning rates falling linearly
      from step 5,000 to 0 at step 11,000. Without it D won: its loss fell to ~0.02, and
@@ -58,7 +58,9 @@ NOTES = """\
   samples, FID / KID x100 / view fidelity went from 96.5 / 6.77 / 81.3% at step 11,000 to 83.4 / 5.35 / 86.3% at
   12,000 and 67.1 / 3.99 / 91.6% at 14,000. From step 14,750 the fall ends at step 21,000 instead (the session's
   time; 0.8e-4 there, as the new line puts it). The rule, fixed before measuring the rest: of steps 16,000, 18,000
-  and 21,000, the one with the lowest FID on 1,000 samples ships; then the 10,000-sample measurement, once.
+  and 21,000, the one with the lowest FID on 1,000 samples ships; then the 10,000-sample measurement, once. Steps
+  16,000 and 18,000 had 58.3 / 3.24 / 90.5% and 59.3 / 3.28 / 90.6%. The session ran out at step 18,500, before
+  21,000: step 16,000 ships now, and step 21,000 replaces it only if its FID on 1,000 samples is lower than 58.3.
 - Data: {config.dataset}, the photos of our train part of the car datasets that the `car-views` classifier was at
   least 70% sure of, each also mirrored into the opposite view, letterboxed to 64x64 (the whole car in the square).
 """
