@@ -57,7 +57,7 @@ NOTES = """\
   rates back where a linear fall from step 5,000 to 0 at step 25,000 puts them (1.4e-4 at step 11,000). On 1,000
   samples, FID / KID x100 / view fidelity went from 96.5 / 6.77 / 81.3% at step 11,000 to 83.4 / 5.35 / 86.3% at
   12,000 and 67.1 / 3.99 / 91.6% at 14,000. From step 14,750 the fall ends at step 21,000 instead (the session's
-  time; 0.8e-4 there, as the new line puts it). The rule, fixed before measuring the rest: of steps 16,000, 18,000
+  time; the learning rates fall from 0.8e-4 there). The rule, fixed before measuring the rest: of steps 16,000, 18,000
   and 21,000, the one with the lowest FID on 1,000 samples ships; then the 10,000-sample measurement, once. Steps
   16,000, 18,000 and 21,000 had 58.3 / 3.24 / 90.5%, 59.3 / 3.28 / 90.6% and 70.9 / 4.04 / 92.1%: step 16,000
   ships. The last steps, with the learning rates falling to 0, made FID worse, not better.
