@@ -112,10 +112,15 @@ def test_cars_gan_smoke_run_resumes_and_ships_a_view_conditional_generator(tmp_p
     common = tiny_gan_flags(data, tmp_path)
     cars.main([*common, "--max-steps", "2", "--view-power", "0.5"])
     # The run resumes with a class head added to its discriminator (AC-GAN's loss): only the head starts fresh.
-    cars.main([*common, "--max-steps", "3", "--resume", "--aux-weight", "0.3"])
-    assert "discriminator: classifier.weight, classifier.bias not in the checkpoint, start fresh" in capsys.readouterr().out
+    # And with LeCam's regulariser, whose anchors start at the first batch's scores and are then checkpointed.
+    cars.main([*common, "--max-steps", "3", "--resume", "--aux-weight", "0.3", "--lecam-weight", "0.3"])
+    out = capsys.readouterr().out
+    assert "discriminator: classifier.weight, classifier.bias not in the checkpoint, start fresh" in out
+    assert "lecam: not in the checkpoint, starts fresh" in out
+    cars.main([*common, "--max-steps", "4", "--resume", "--aux-weight", "0.3", "--lecam-weight", "0.3"])
+    assert "lecam: not in the checkpoint" not in capsys.readouterr().out
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
-    assert "cls_real" not in log[0] and {"cls_real", "cls_fake"} <= set(log[-1])
+    assert "cls_real" not in log[0] and "lecam" not in log[1] and {"cls_real", "cls_fake", "lecam"} <= set(log[-1])
     model = Generator.from_pretrained(tmp_path / "weights", torch_dtype=torch.float32).eval()
     assert model.labels == CAR_VIEWS
     rear, front = model.sample(2, seed=0, labels=["rear"] * 2), model.sample(2, seed=0, labels=["front"] * 2)

@@ -13,7 +13,7 @@ from genmodels.vae import ConvVAE
 from train import cats, evaluate, sample_grid, vae
 from train.augment import cutout, diff_augment, translation
 from train.data import open_stream
-from train.losses import relativistic_ls
+from train.losses import LeCam, relativistic_ls
 
 from .conftest import gif_duration_ms, make_image_dataset, tiny_gan_flags
 
@@ -113,3 +113,12 @@ def test_the_positional_head_scores_where_features_are():
 def test_relativistic_loss_is_zero_when_reals_lead_fakes_by_the_margin():
     assert float(relativistic_ls(torch.full((8,), 1.0), torch.zeros(8))) == 0.0
     assert float(relativistic_ls(torch.zeros(8), torch.full((8,), 1.0))) == pytest.approx(4.0)  # wrong way round
+
+
+def test_lecam_penalises_only_scores_past_the_other_sides_average():
+    lecam = LeCam(decay=0.5)
+    apart = lecam(torch.full((4,), 1.0), torch.full((4,), -1.0))  # first batch: the anchors are its means
+    assert float(lecam.anchor_real) == 1.0 and float(lecam.anchor_fake) == -1.0
+    assert float(apart) == pytest.approx(8.0)  # each side 2 past the other's average: 2^2 + 2^2
+    assert float(lecam(torch.full((4,), -3.0), torch.full((4,), 3.0))) == 0.0  # the anchors move halfway, to -1 / 1
+    assert float(lecam.anchor_real) == -1.0 and float(lecam.anchor_fake) == 1.0

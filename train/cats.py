@@ -22,7 +22,7 @@ from .augment import diff_augment
 from .config import command_line, parse
 from .data import class_batches
 from .loop import TrainConfig, Trainer, processes
-from .losses import relativistic_ls
+from .losses import LeCam, relativistic_ls
 
 NOTES = """\
 - Generator: linear to 4x4x{g_top}, four stride-2 transposed convs (BatchNorm, ReLU), the last one at 64x64 only
@@ -65,6 +65,7 @@ class Config(TrainConfig):
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam betas
     minibatch_group: int = 0  # D's minibatch-std over groups of this many images (0: the whole batch)
     aux_weight: float = 0.0  # conditional models: weight of D's class head (learnt on real images), which G's images must pass
+    lecam_weight: float = 0.0  # weight of LeCam's regulariser on D's scores (Tseng et al. 2021; 0: none)
     augment: list[str] = field(default_factory=list)  # DiffAugment policy for longer runs (translation, cutout, color)
     mixed_precision: str = "bf16"  # autocast: "bf16" is ~1.7x faster on CPU
     batch_size: int = 64  # images per step per process
@@ -73,9 +74,9 @@ class Config(TrainConfig):
     checkpoint_every: int = 250  # steps between checkpoints
 
 
-def build(config: Config, labels: list[str] | None = None) -> tuple[Generator, Discriminator]:
+def build(config: Config, labels: list[str] | None = None) -> dict[str, torch.nn.Module]:
     """The generator and DCGAN discriminator; with `labels`, both conditioned on them (a label's gain and bias in
-    every BatchNorm of G, the projection term in D)."""
+    every BatchNorm of G, the projection term in D); with `lecam_weight`, LeCam's anchors."""
     classes = len(labels or [])
     generator = Generator(resolution=config.resolution, latent_dim=config.latent_dim, base_channels=config.g_channels,
                           last_channels=config.g_last_channels, num_classes=classes, labels=labels,
@@ -84,7 +85,7 @@ def build(config: Config, labels: list[str] | None = None) -> tuple[Generator, D
                                   batch_norm=True, minibatch_std=True, stem=False, positional_head=True,
                                   num_classes=classes, minibatch_group=config.minibatch_group,
                                   aux_classifier=config.aux_weight > 0)  # fmt: skip
-    return generator, discriminator
+    return {"generator": generator, "discriminator": discriminator} | ({"lecam": LeCam()} if config.lecam_weight else {})
 
 
 def train_step(trainer: Trainer, batch) -> dict:
@@ -104,6 +105,7 @@ def train_step(trainer: Trainer, batch) -> dict:
     ############################
     # (1) Update D: real images should score higher than the average fake, fakes lower than the average real
     #     (+ aux_weight * CE(C(x), y): its class head learns the labels of real images only)
+    #     (+ lecam_weight * LeCam: real scores held near the average fake score, fakes near the average real)
     ###########################
     with torch.no_grad():
         fake = g(torch.randn(real.shape[0], latent_dim, device=real.device), y)
@@ -113,6 +115,9 @@ def train_step(trainer: Trainer, batch) -> dict:
     if aux:
         loss_cls = F.cross_entropy(logits_real.float(), y)
         loss_d, metrics["cls_real"] = loss_d + aux * loss_cls, loss_cls.item()
+    if trainer.config.lecam_weight:
+        lecam = trainer.models["lecam"](score_real.float(), score_fake.float())
+        loss_d, metrics["lecam"] = loss_d + trainer.config.lecam_weight * lecam, lecam.item()
     opt_d.zero_grad(set_to_none=True)
     trainer.accelerator.backward(loss_d)
     opt_d.step()
@@ -140,16 +145,16 @@ def train_step(trainer: Trainer, batch) -> dict:
 def main(argv=None):
     config = parse(Config, argv)
     torch.manual_seed(config.seed)
-    generator, discriminator = build(config)
+    models = build(config)
     optimizers = {
-        "opt_g": torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=tuple(config.betas)),
-        "opt_d": torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=tuple(config.betas)),
+        "opt_g": torch.optim.Adam(models["generator"].parameters(), lr=config.lr_g, betas=tuple(config.betas)),
+        "opt_d": torch.optim.Adam(models["discriminator"].parameters(), lr=config.lr_d, betas=tuple(config.betas)),
     }
     state = processes()
     data = class_batches([config.dataset], config.resolution, 3, config.batch_size, [0], part="train", balance=False,
                          seed=config.seed, rank=state.process_index, world_size=state.num_processes)  # fmt: skip
-    notes = NOTES.format(config=config, g_top=generator.base_shape[0])
-    trainer = Trainer("cats", config, {"generator": generator, "discriminator": discriminator}, optimizers, data,
+    notes = NOTES.format(config=config, g_top=models["generator"].base_shape[0])
+    trainer = Trainer("cats", config, models, optimizers, data,
                       ship="generator", sample=lambda model: model.sample(64, seed=1234),
                       command=command_line(__spec__.name, argv), notes=notes)  # fmt: skip
     trainer.fit(train_step)
