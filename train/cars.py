@@ -66,7 +66,7 @@ NOTES = """\
   learning the ~10,000 training images by heart again, DiffAugment notwithstanding. So the next step is LeCam's
   regulariser (`--lecam-weight`, Tseng et al. 2021, made for GANs on little data): D's real scores are pulled
   towards the moving average of its fake scores and the fakes towards the real average, which caps the gap D can
-  open. Two branches resume step 16,000 (`$HOME/runs/cars7a`: LeCam weight {config.lecam_weight}; `cars7b`: the
+  open. Two branches resume step 16,000 (`$HOME/runs/cars7a`: LeCam weight 0.3; `cars7b`: the
   same without LeCam, the control), both at constant learning rates of 1e-4, with the same data order and noise.
   The rule, fixed before measuring: at step 18,000 both are measured on 1,000 samples; the lower FID goes on alone;
   its checkpoints are measured every 1,000 steps; of all the measured checkpoints from step 16,000 on, the one with
