@@ -1,9 +1,10 @@
 """Cars, step 3: one view-conditional generator at 64x64 for the eight viewpoints, trained on the pseudo-labelled,
 mirrored photos of `train.car_dataset` with the cat GAN's recipe (RaLSGAN, DCGAN discriminator with a minibatch-std
 channel, EMA, bf16), the label in both networks: conditional BatchNorm in the generator, the projection term
-(Miyato & Koyama 2018) in the discriminator, and optionally AC-GAN's class head (`--aux-weight`). Views are drawn
-uniformly (`--view-power 0`), so the rarest (rear) is learned as well as the commonest (front-left), or nearer
-their shares, in runs of four images of one view, which the minibatch-std channel compares.
+(Miyato & Koyama 2018) in the discriminator, and optionally AC-GAN's class head (`--aux-weight`) and LeCam's
+regulariser (`--lecam-weight`). Views are drawn uniformly (`--view-power 0`), so the rarest (rear) is learned as
+well as the commonest (front-left), or nearer their shares, in runs of four images of one view, which the
+minibatch-std channel compares.
 
     python -m train.cars --dataset $HOME/data/car-views-pseudo
 """
@@ -23,9 +24,10 @@ from .loop import Trainer, processes
 
 NOTES = """\
 - The cat GAN's recipe (`train.cats`), conditioned on the viewpoint: conditional BatchNorm (a gain and a bias per
-  view) after every generator layer, the projection term in the discriminator. RaLSGAN, Adam (lr G
-  {config.lr_g}, D {config.lr_d}, betas {config.betas}), bf16 autocast ({config.mixed_precision}); the shipped
-  weights are the EMA (decay {config.ema_decay}) with BatchNorm statistics recomputed.
+  view) after every generator layer, the projection term in the discriminator. RaLSGAN, Adam (betas
+  {config.betas}; learning rates 2e-4 for both networks at first, then as below), bf16 autocast
+  ({config.mixed_precision}); the shipped weights are the EMA (decay {config.ema_decay}) with BatchNorm statistics
+  recomputed.
 - What the cat recipe needed for a label, from three failed runs (`$HOME/runs/cars-failed-v1`,
   `cars-collapsed-v2`, `cars-collapsed-v3`):
   1. The projection term's view embedding starts at zero. At PyTorch's N(0, 1) initialisation, against the
@@ -75,6 +77,10 @@ NOTES = """\
   61.8 / 3.36 / 93.1%. Both worse than step 16,000 (58.3), and LeCam's lead is within the noise of 1,000 samples;
   under the rule the LeCam branch goes on, its learning rates now falling linearly from 1e-4 at step 18,000 to 0 at
   step 22,000.
+  Steps 19,000-22,000 of it: 58.0 / 3.15 / 94.0%, 57.3 / 3.27 / 91.8%, 55.4 / 3.15 / 91.9% and 56.5 / 3.14 /
+  90.1%. Step 21,000 of the LeCam branch ships (~5.6 h of training in all). The learning-rate fall to 0 no longer
+  undid the gains, as it had without LeCam (70.9 at step 21,000), but the step from 58.3 is small: LeCam kept D's
+  loss nearer 0.1-0.2 than 0.05, and the generator's near 2.6 instead of 3.7-4, yet FID hardly moved.
 - Data: {config.dataset}, the photos of our train part of the car datasets that the `car-views` classifier was at
   least 70% sure of, each also mirrored into the opposite view, letterboxed to 64x64 (the whole car in the square).
 """
