@@ -103,12 +103,10 @@ class Trainer:
         # A model without parameters (running statistics a step function keeps, like LeCam's anchors) is only moved
         # to the device: it has nothing to train or synchronise, and DistributedDataParallel refuses it.
         trained = {n: m for n, m in models.items() if any(True for _ in m.parameters())}
-        names = list(trained) + list(optimizers)
         prepared = self.accelerator.prepare(*trained.values(), *optimizers.values())
-        prepared = prepared if isinstance(prepared, (list, tuple)) else [prepared]
-        self.models = {n: m.to(self.accelerator.device) for n, m in models.items()}  # in the script's order
-        self.models.update(zip(names[: len(trained)], prepared[: len(trained)]))
-        self.optimizers = dict(zip(names[len(trained) :], prepared[len(trained) :]))
+        prepared = dict(zip([*trained, *optimizers], prepared if isinstance(prepared, (list, tuple)) else [prepared]))
+        self.models = {n: prepared[n] if n in trained else m.to(self.accelerator.device) for n, m in models.items()}
+        self.optimizers = {n: prepared[n] for n in optimizers}
         self.base_lrs = {n: [group["lr"] for group in o.param_groups] for n, o in self.optimizers.items()}
         self.data, self.ship, self.sample = data, ship, sample
         self.ema = copy.deepcopy(self.unwrap(ship)).eval().requires_grad_(False) if config.ema_decay > 0 else None

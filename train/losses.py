@@ -36,8 +36,8 @@ class LeCam(torch.nn.Module):
     def update(self, score_real: torch.Tensor, score_fake: torch.Tensor) -> None:
         """Move the averages towards this batch's mean scores."""
         weight = 1 - self.decay if self.started else 1.0
-        self.anchor_real.lerp_(score_real.detach().float().mean(), weight)
-        self.anchor_fake.lerp_(score_fake.detach().float().mean(), weight)
+        self.anchor_real.lerp_(score_real.float().mean(), weight)
+        self.anchor_fake.lerp_(score_fake.float().mean(), weight)
         self.started.fill_(True)
 
     def forward(self, score_real: torch.Tensor, score_fake: torch.Tensor) -> torch.Tensor:
