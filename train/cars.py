@@ -20,7 +20,7 @@ from genmodels.registry import CAR_VIEWS
 from . import cats
 from .config import command_line, parse
 from .data import class_batches
-from .loop import Trainer, processes
+from .loop import Trainer, gan_optimizers, processes
 
 NOTES = """\
 - The cat GAN's recipe (`train.cats`), conditioned on the viewpoint: conditional BatchNorm (a gain and a bias per
@@ -100,10 +100,7 @@ def main(argv=None):
     config = parse(Config, argv)
     torch.manual_seed(config.seed)
     models = cats.build(config, CAR_VIEWS)
-    optimizers = {
-        "opt_g": torch.optim.Adam(models["generator"].parameters(), lr=config.lr_g, betas=tuple(config.betas)),
-        "opt_d": torch.optim.Adam(models["discriminator"].parameters(), lr=config.lr_d, betas=tuple(config.betas)),
-    }
+    optimizers = gan_optimizers(models["generator"], models["discriminator"], config)
     state = processes()
     # The dataset holds our train part only (train.car_dataset): all of it is for training.
     data = class_batches([config.dataset], config.resolution, 3, config.batch_size, seed=config.seed,

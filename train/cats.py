@@ -21,7 +21,7 @@ from genmodels.gan import Discriminator, Generator
 from .augment import diff_augment
 from .config import command_line, parse
 from .data import class_batches
-from .loop import TrainConfig, Trainer, processes
+from .loop import TrainConfig, Trainer, gan_optimizers, processes
 from .losses import LeCam, relativistic_ls
 
 NOTES = """\
@@ -146,10 +146,7 @@ def main(argv=None):
     config = parse(Config, argv)
     torch.manual_seed(config.seed)
     models = build(config)
-    optimizers = {
-        "opt_g": torch.optim.Adam(models["generator"].parameters(), lr=config.lr_g, betas=tuple(config.betas)),
-        "opt_d": torch.optim.Adam(models["discriminator"].parameters(), lr=config.lr_d, betas=tuple(config.betas)),
-    }
+    optimizers = gan_optimizers(models["generator"], models["discriminator"], config)
     state = processes()
     data = class_batches([config.dataset], config.resolution, 3, config.batch_size, [0], part="train", balance=False,
                          seed=config.seed, rank=state.process_index, world_size=state.num_processes)  # fmt: skip

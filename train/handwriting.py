@@ -20,7 +20,7 @@ from genmodels.registry import CHARACTERS
 
 from .config import command_line, parse
 from .data import class_batches
-from .loop import TrainConfig, Trainer, processes
+from .loop import TrainConfig, Trainer, gan_optimizers, processes
 from .losses import hinge_d
 
 
@@ -70,10 +70,7 @@ def main(argv=None):
                           num_classes=len(CHARACTERS), labels=CHARACTERS)  # fmt: skip
     discriminator = Discriminator(resolution=28, in_channels=1, base_channels=config.d_channels,
                                   num_classes=len(CHARACTERS), aux_classifier=True, minibatch_std=True)  # fmt: skip
-    optimizers = {
-        "opt_g": torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=tuple(config.betas)),
-        "opt_d": torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=tuple(config.betas)),
-    }
+    optimizers = gan_optimizers(generator, discriminator, config)
     state = processes()
     # Uniform over the classes present: EMNIST's and MNIST's label ids agree for digits (0-9).
     data = class_batches(config.datasets, 28, 1, config.batch_size, seed=config.seed, rank=state.process_index,

@@ -58,6 +58,14 @@ def processes() -> PartialState:
     return PartialState(cpu=not torch.cuda.is_available())
 
 
+def gan_optimizers(generator: torch.nn.Module, discriminator: torch.nn.Module, config) -> dict:
+    """The GAN scripts' two Adam optimisers, "opt_g" and "opt_d", at the flags' learning rates (`lr_g`, `lr_d`) and
+    `betas`."""
+    betas = tuple(config.betas)
+    return {"opt_g": torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas),
+            "opt_d": torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=betas)}
+
+
 def checkpoint_part(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
     """The tensors of one part (a model, "ema", an optimiser) from a checkpoint's, whose keys are `<name>.<key>`."""
     return {k[len(name) + 1 :]: v for k, v in tensors.items() if k.startswith(name + ".")}
