@@ -8,6 +8,8 @@ train part of each dataset is used: the held-out 10% stays out of the generator'
 check. Images are letterboxed squares (`car_views.letterbox`), as the classifier and the generator see them.
 
     GENMODELS_DATA_DIR=../shared/datasets python -m train.car_dataset --out $HOME/data/car-views-pseudo
+    GENMODELS_DATA_DIR=../shared/datasets python -m train.car_dataset --datasets genmodels/stanford-cars \
+        --out $HOME/data/car-views-stanford    # the photos FID compares with, alone (the generator's fine-tune)
 """
 
 from __future__ import annotations
