@@ -95,8 +95,8 @@ NOTES = """\
   41.20, view fidelity 93.0%.
 - Next (`$HOME/runs/cars9`, running when this shipped): step 23,000 resumed at a constant learning rate of 5e-5,
   to step 27,000, as the fall to 0 after step 23,000 made FID worse again. The rule, fixed before measuring: steps
-  24,000 to 27,000 are measured on 1,000 samples; the lowest, if below step 23,000's 48.0, ships and gets the
-  10,000-sample measurement once.
+  24,000 and 25,000 are measured on 1,000 samples; the lower, if below step 23,000's 48.0, ships and gets the
+  10,000-sample measurement once. Later checkpoints are measured against whatever then ships, the same way.
 - Data: {config.dataset}, the photos of our train part of the car datasets (up to step 21,000 both, then
   stanford-cars alone) that the `car-views` classifier was at least 70% sure of, each also mirrored into the opposite
   view, letterboxed to 64x64 (the whole car in the square).
