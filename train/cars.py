@@ -78,8 +78,9 @@ NOTES = """\
   under the rule the LeCam branch goes on, its learning rates now falling linearly from 1e-4 at step 18,000 to 0 at
   step 22,000.
   Steps 19,000-22,000 of it: 58.0 / 3.15 / 94.0%, 57.3 / 3.27 / 91.8%, 55.4 / 3.15 / 91.9% and 56.5 / 3.14 /
-  90.1%. Step 21,000 of the LeCam branch shipped (~5.4 h of training; FID 48.27 on 10,000 samples). The learning-rate fall to 0 no longer
-  undid the gains, as it had without LeCam (70.9 at step 21,000), but the step from 58.3 is small: LeCam kept D's
+  90.1%. Step 21,000 of the LeCam branch shipped (~5.4 h of training; FID 48.27 on 10,000 samples). The
+  learning-rate fall to 0 no longer undid the gains, as it had without LeCam (70.9 at step 21,000), but the step
+  from 58.3 is small: LeCam kept D's
   loss nearer 0.1-0.2 than 0.05, and the generator's near 2.6 instead of 3.7-4, yet FID hardly moved.
 - FID compares with stanford-cars, but 13% of the training rows (677 photos of car-photos-noisy-views, each
   mirrored) are another kind of picture: smaller cars in wider scenes, and close-ups of doors, wheels and lamps
