@@ -91,13 +91,15 @@ NOTES = """\
   25,000 are measured on 1,000 samples; of them and step 21,000 (55.4), the lowest FID ships and gets the
   10,000-sample measurement once.
   Steps 22,000-25,000, FID / KID x100 / view fidelity on 1,000 samples: 49.7 / 2.77 / 91.9%, **48.0** / 2.59 /
-  92.9%, 49.2 / 2.57 / 93.9% and 51.3 / 2.61 / 91.6%. Step 23,000 ships (~5.9 h of training in all): 7 points
+  92.9%, 49.2 / 2.57 / 93.9% and 51.3 / 2.61 / 91.6%. Step 23,000 shipped (~5.9 h of training in all): 7 points
   below step 21,000 after 2,000 steps, more than the 5,000 steps before had gained. On 10,000 samples: FID
   41.20, view fidelity 93.0%.
-- Next (`$HOME/runs/cars9`, running when this shipped): step 23,000 resumed at a constant learning rate of 5e-5,
+- Then `$HOME/runs/cars9`: step 23,000 resumed at a constant learning rate of 5e-5,
   to step 27,000, as the fall to 0 after step 23,000 made FID worse again. The rule, fixed before measuring: steps
   24,000 and 25,000 are measured on 1,000 samples; the lower, if below step 23,000's 48.0, ships and gets the
   10,000-sample measurement once. Later checkpoints are measured against whatever then ships, the same way.
+  Steps 24,000 and 25,000: 48.4 / 2.58 / 93.6% and 47.4 / 2.44 / 92.1%. Step 25,000 ships (~6.5 h of training in
+  all; the run was stopped there). On 10,000 samples: FID 40.83, view fidelity 91.9%.
 - Data: {config.dataset}, the photos of our train part of the car datasets (up to step 21,000 both, then
   stanford-cars alone) that the `car-views` classifier was at least 70% sure of, each also mirrored into the opposite
   view, letterboxed to 64x64 (the whole car in the square).
