@@ -80,8 +80,8 @@ NOTES = """\
   Steps 19,000-22,000 of it: 58.0 / 3.15 / 94.0%, 57.3 / 3.27 / 91.8%, 55.4 / 3.15 / 91.9% and 56.5 / 3.14 /
   90.1%. Step 21,000 of the LeCam branch shipped (~5.4 h of training; FID 48.27 on 10,000 samples). The
   learning-rate fall to 0 no longer undid the gains, as it had without LeCam (70.9 at step 21,000), but the step
-  from 58.3 is small: LeCam kept D's
-  loss nearer 0.1-0.2 than 0.05, and the generator's near 2.6 instead of 3.7-4, yet FID hardly moved.
+  from 58.3 is small: LeCam kept D's loss nearer 0.1-0.2 than 0.05, and the generator's near 2.6 instead of 3.7-4,
+  yet FID hardly moved.
 - FID compares with stanford-cars, but 13% of the training rows (677 photos of car-photos-noisy-views, each
   mirrored) are another kind of picture: smaller cars in wider scenes, and close-ups of doors, wheels and lamps
   that the classifier was sure of. So a fine-tune on stanford-cars alone (`$HOME/runs/cars8`): it resumes the
@@ -94,10 +94,10 @@ NOTES = """\
   92.9%, 49.2 / 2.57 / 93.9% and 51.3 / 2.61 / 91.6%. Step 23,000 shipped (~5.9 h of training in all): 7 points
   below step 21,000 after 2,000 steps, more than the 5,000 steps before had gained. On 10,000 samples: FID
   41.20, view fidelity 93.0%.
-- Then `$HOME/runs/cars9`: step 23,000 resumed at a constant learning rate of 5e-5,
-  to step 27,000, as the fall to 0 after step 23,000 made FID worse again. The rule, fixed before measuring: steps
-  24,000 and 25,000 are measured on 1,000 samples; the lower, if below step 23,000's 48.0, ships and gets the
-  10,000-sample measurement once. Later checkpoints are measured against whatever then ships, the same way.
+- Then `$HOME/runs/cars9`: step 23,000 resumed at a constant learning rate of 5e-5, to step 27,000, as the fall
+  to 0 after step 23,000 made FID worse again. The rule, fixed before measuring: steps 24,000 and 25,000 are
+  measured on 1,000 samples; the lower, if below step 23,000's 48.0, ships and gets the 10,000-sample measurement
+  once. Later checkpoints are measured against whatever then ships, the same way.
   Steps 24,000 and 25,000: 48.4 / 2.58 / 93.6% and 47.4 / 2.44 / 92.1%. Step 25,000 ships (~6.5 h of training in
   all; the run was stopped there). On 10,000 samples: FID 40.83, view fidelity 91.9%.
 - Data: {config.dataset}, the photos of our train part of the car datasets (up to step 21,000 both, then
