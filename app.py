@@ -64,7 +64,8 @@ NOT_AN_UPLOAD = ("A file argument was not an upload: send the image itself (in g
 INTERNAL_ERROR = "Something went wrong on our side while making this. It has been logged; please try again."
 log = logging.getLogger("app")
 CSS = """.pixelated img { image-rendering: pixelated; }
-#write-variants .thumbnail-item { aspect-ratio: 8 / 1; }"""  # handwritten lines are wide: no square tiles
+#write-variants .thumbnail-item { aspect-ratio: 8 / 1; }
+#about td, #about th { overflow-wrap: normal; word-break: normal; }"""  # handwritten lines are wide; words whole in About's cells
 # Gradio hides "Use via API" under 640 px; the description points to it, so phones get it too (unscoped, in <head>).
 HEAD = "<style>@media (width <= 640px) { .show-api, .show-api-divider { display: inline-flex !important; } }</style>"
 
@@ -724,7 +725,7 @@ def build() -> gr.Blocks:
             around_go.click(walk_around_car, [around_seed, car_trunc], [around_strip, around_gif], api_name="walk_around_car")
 
         with gr.Tab("About"):
-            gr.Markdown(about(problems))
+            gr.Markdown(about(problems), elem_id="about")
     handlers_check_arguments(demo)
     return demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
 

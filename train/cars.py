@@ -98,11 +98,13 @@ NOTES = """\
   to 0 after step 23,000 made FID worse again. The rule, fixed before measuring: steps 24,000 and 25,000 are
   measured on 1,000 samples; the lower, if below step 23,000's 48.0, ships and gets the 10,000-sample measurement
   once. Later checkpoints are measured against whatever then ships, the same way.
-  Steps 24,000 and 25,000: 48.4 / 2.58 / 93.6% and 47.4 / 2.44 / 92.1%. Step 25,000 ships (~6.5 h of training in
+  Steps 24,000 and 25,000: 48.4 / 2.58 / 93.6% and 47.4 / 2.44 / 92.1%. Step 25,000 shipped (~6.5 h of training in
   all; the run was stopped there). On 10,000 samples: FID 40.83, view fidelity 91.9%.
   The run then resumed step 25,000 at the same rate, to step 29,000. The rule, fixed before measuring: steps
   26,000 to 29,000 are measured on 1,000 samples; the lowest, if below step 25,000's 47.4, ships and gets the
   10,000-sample measurement once.
+  Steps 26,000-29,000: 47.0 / 2.40 / 92.0%, 42.6 / 2.19 / 91.8%, **42.1** / 2.17 / 92.1% and 43.0 / 2.23 / 92.8%.
+  Step 28,000 ships (~7.1 h of training in all). On 10,000 samples: FID 35.84, view fidelity 92.7%.
 - Data: {config.dataset}, the photos of our train part of the car datasets (up to step 21,000 both, then
   stanford-cars alone) that the `car-views` classifier was at least 70% sure of, each also mirrored into the opposite
   view, letterboxed to 64x64 (the whole car in the square).
