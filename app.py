@@ -63,9 +63,10 @@ NOT_AN_UPLOAD = ("A file argument was not an upload: send the image itself (in g
                  "or a URL).")  # fmt: skip
 INTERNAL_ERROR = "Something went wrong on our side while making this. It has been logged; please try again."
 log = logging.getLogger("app")
+# Handwritten lines are wide: no square tiles. About's table keeps its words whole (Gradio's cells break them anywhere).
 CSS = """.pixelated img { image-rendering: pixelated; }
 #write-variants .thumbnail-item { aspect-ratio: 8 / 1; }
-#about td, #about th { overflow-wrap: normal; word-break: normal; }"""  # handwritten lines are wide; words whole in About's cells
+#about td, #about th { overflow-wrap: normal; word-break: normal; }"""
 # Gradio hides "Use via API" under 640 px; the description points to it, so phones get it too (unscoped, in <head>).
 HEAD = "<style>@media (width <= 640px) { .show-api, .show-api-divider { display: inline-flex !important; } }</style>"
 
