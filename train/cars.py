@@ -11,6 +11,7 @@ minibatch-std channel compares.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +20,7 @@ from genmodels.registry import CAR_VIEWS
 
 from . import cats
 from .config import command_line, parse
-from .data import class_batches
+from .data import class_batches, open_stream
 from .loop import Trainer, gan_optimizers, processes
 
 NOTES = """\
@@ -121,6 +122,17 @@ class Config(cats.Config):
     view_power: float = 0.0  # a view is drawn with probability ~ its image count to this power (0: uniformly, 1: at its share)
 
 
+def view_counts(dataset: str) -> str:
+    """The card's table of the training images per view: photos (rows not `mirrored`), and rows after mirroring."""
+    photos, rows = Counter(), Counter()
+    for example in open_stream(dataset, buffer_size=1).remove_columns(["image"]):
+        view = CAR_VIEWS[example["label"]]
+        rows[view] += 1
+        photos[view] += not example.get("mirrored", False)
+    table = "\n".join(f"| {view} | {photos[view]:,} | {rows[view]:,} |" for view in CAR_VIEWS)
+    return f"\nThe training images per view in {dataset}:\n\n| view | photos | after mirroring |\n|---|---|---|\n{table}\n"
+
+
 def main(argv=None):
     config = parse(Config, argv)
     torch.manual_seed(config.seed)
@@ -135,7 +147,7 @@ def main(argv=None):
 
     trainer = Trainer("cars", config, models, optimizers, data,
                       ship="generator", sample=lambda model: model.sample(len(grid), seed=1234, labels=grid),
-                      command=command_line(__spec__.name, argv), notes=NOTES.format(config=config))  # fmt: skip
+                      command=command_line(__spec__.name, argv), notes=NOTES.format(config=config) + view_counts(config.dataset))  # fmt: skip
     trainer.fit(cats.train_step)
 
 
