@@ -145,9 +145,10 @@ def main(argv=None):
                          class_power=config.view_power)  # fmt: skip
     grid = [view for view in CAR_VIEWS for _ in range(8)]  # a row of eight cars per view
 
+    notes = NOTES.format(config=config) + view_counts(config.dataset)
     trainer = Trainer("cars", config, models, optimizers, data,
                       ship="generator", sample=lambda model: model.sample(len(grid), seed=1234, labels=grid),
-                      command=command_line(__spec__.name, argv), notes=NOTES.format(config=config) + view_counts(config.dataset))  # fmt: skip
+                      command=command_line(__spec__.name, argv), notes=notes)  # fmt: skip
     trainer.fit(cats.train_step)
 
 
