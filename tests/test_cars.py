@@ -127,7 +127,7 @@ def test_cars_gan_smoke_run_resumes_and_ships_a_view_conditional_generator(tmp_p
     assert rear.shape == (2, 3, 16, 16) and not torch.equal(rear, front)  # the view reaches the image
     card = (tmp_path / "weights" / "README.md").read_text()
     assert "python -m train.cars" in card
-    assert "| view | photos | after mirroring |" in card and "| rear | 8 | 8 |" in card  # 64 photos, 8 per view
+    assert "| view | kept photos | after mirroring |" in card and "| rear | 8 | 8 |" in card  # 64 photos, 8 per view
 
 
 def test_cars_are_measured_against_real_images_letterboxed_like_their_training_images(tiny_models, tmp_path):

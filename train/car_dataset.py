@@ -46,6 +46,14 @@ def keep(probs: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Ten
     return confidence >= threshold, views
 
 
+def view_table(labels: list[int], mirrored: list[bool]) -> str:
+    """Markdown table of a dataset's images per view: its photos (the rows not `mirrored`), and all its rows."""
+    photos = Counter(CAR_VIEWS[label] for label, flip in zip(labels, mirrored) if not flip)
+    rows = Counter(CAR_VIEWS[label] for label in labels)
+    lines = "\n".join(f"| {view} | {photos[view]:,} | {rows[view]:,} |" for view in CAR_VIEWS)
+    return f"| view | kept photos | after mirroring |\n|---|---|---|\n{lines}"
+
+
 def main(argv=None):
     from datasets import ClassLabel, Features, Image as ImageFeature, Value
 
@@ -54,7 +62,7 @@ def main(argv=None):
         raise SystemExit("--out: the folder to write the dataset to")
     classifier = load("car-views")
     rows = {"image": [], "label": [], "source": [], "confidence": [], "mirrored": []}
-    seen, kept = Counter(), Counter()
+    seen = Counter()
 
     def flush(squares: list, source: str) -> None:
         probs = classifier.predict(torch.stack([image_to_tensor(s, classifier.config.resolution) for s in squares]))
@@ -63,7 +71,6 @@ def main(argv=None):
         for square, ok, view, p in zip(squares, chosen.tolist(), views.tolist(), probs.max(1).values.tolist()):
             if not ok:
                 continue
-            kept[CAR_VIEWS[view]] += 1
             for image, label, mirrored in ((square, view, False), (ImageOps.mirror(square), MIRRORED_IDS[view], True)):
                 rows["image"].append(png(image))
                 rows["label"].append(label)
@@ -80,14 +87,12 @@ def main(argv=None):
                 flush(squares, source)
         if squares:
             flush(squares, source)
-    after = Counter(CAR_VIEWS[label] for label in rows["label"])
-    counts = "\n".join(f"| {view} | {kept[view]:,} | {after[view]:,} |" for view in CAR_VIEWS)
     card = (f"# Car photos by viewpoint (pseudo-labels)\n\n- Photos of our train part of {', '.join(config.datasets)} "
             f"({', '.join(f'{s}: {n:,}' for s, n in seen.items())}), labelled by the `car-views` classifier; kept "
-            f"where it is at least {config.threshold:.0%} sure ({sum(kept.values()):,} of {sum(seen.values()):,}), "
+            f"where it is at least {config.threshold:.0%} sure ({len(rows['label']) // 2:,} of {sum(seen.values()):,}), "
             "each also mirrored into the opposite view (`mirrored`).\n- Columns: `image` (letterboxed "
             f"{config.size}x{config.size} PNG), `label` (the view), `source`, `confidence`, `mirrored`.\n- Made by "
-            f"`{command_line(__spec__.name, argv)}`.\n\n| view | kept photos | after mirroring |\n|---|---|---|\n{counts}\n")  # fmt: skip
+            f"`{command_line(__spec__.name, argv)}`.\n\n{view_table(rows['label'], rows['mirrored'])}\n")  # fmt: skip
     features = Features({"image": ImageFeature(), "label": ClassLabel(names=CAR_VIEWS), "source": Value("string"),
                          "confidence": Value("float32"), "mirrored": Value("bool")})  # fmt: skip
     write_dataset(Path(config.out), rows, features, card)

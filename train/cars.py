@@ -11,7 +11,6 @@ minibatch-std channel compares.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +18,7 @@ import torch
 from genmodels.registry import CAR_VIEWS
 
 from . import cats
+from .car_dataset import view_table
 from .config import command_line, parse
 from .data import class_batches, open_stream
 from .loop import Trainer, gan_optimizers, processes
@@ -123,14 +123,10 @@ class Config(cats.Config):
 
 
 def view_counts(dataset: str) -> str:
-    """The card's table of the training images per view: photos (rows not `mirrored`), and rows after mirroring."""
-    photos, rows = Counter(), Counter()
-    for example in open_stream(dataset, buffer_size=1).remove_columns(["image"]):
-        view = CAR_VIEWS[example["label"]]
-        rows[view] += 1
-        photos[view] += not example.get("mirrored", False)
-    table = "\n".join(f"| {view} | {photos[view]:,} | {rows[view]:,} |" for view in CAR_VIEWS)
-    return f"\nThe training images per view in {dataset}:\n\n| view | photos | after mirroring |\n|---|---|---|\n{table}\n"
+    """The card's table of the training images per view (`car_dataset.view_table`), read from the dataset."""
+    examples = list(open_stream(dataset, buffer_size=1).remove_columns(["image"]))
+    table = view_table([ex["label"] for ex in examples], [ex.get("mirrored", False) for ex in examples])
+    return f"\nThe training images per view in {dataset}:\n\n{table}\n"
 
 
 def main(argv=None):
